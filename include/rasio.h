@@ -1,0 +1,284 @@
+/* rasio: one readiness-based asynchronous I/O model on every platform.
+ *
+ * The kernel tells rasio that an operation would succeed now; the owner performs it
+ * synchronously with its own buffer. No kernel ever holds a pointer into user memory after a
+ * call returns.
+ *
+ * This is the only public header. It includes no OS header: a socket is a rasio_fd_t, an
+ * integer as wide as a pointer (a POSIX fd or a Windows SOCKET).
+ *
+ * Conventions:
+ * - Every fallible call returns int: 0 (RASIO_OK) or a negative RASIO_E* code.
+ *   rasio_strerror() names it. A bad argument never crashes and never changes state.
+ * - Constructors return int and write the new object through an out-pointer.
+ * - "Any thread" means the call is safe concurrently with the loop thread and with other
+ *   callers; anything else is stated per function.
+ */
+#ifndef RASIO_H
+#define RASIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(RASIO_SHARED_BUILD)
+#define RASIO_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define RASIO_API __attribute__((visibility("default")))
+#else
+#define RASIO_API
+#endif
+
+#define RASIO_VERSION_MAJOR 0
+#define RASIO_VERSION_MINOR 1
+#define RASIO_VERSION_PATCH 0
+
+/* A socket or file descriptor: an int on POSIX, a SOCKET on Windows. */
+typedef intptr_t rasio_fd_t;
+#define RASIO_INVALID_FD ((rasio_fd_t)-1)
+
+typedef struct rasio_loop rasio_loop_t;
+typedef struct rasio_event rasio_event_t;
+typedef struct rasio_mailbox rasio_mailbox_t;
+
+/* ---------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------- */
+
+/* X-macro: name, value, message. Values are stable; new codes are appended. */
+#define RASIO_ERRNO_MAP(X)                                                                  \
+  X(EINVAL, -1, "invalid argument")                                                         \
+  X(ENOMEM, -2, "out of memory")                                                            \
+  X(EBUSY, -3, "busy: live noisy events or a running loop")                                 \
+  X(ESTATE, -4, "operation not valid in the event's current state")                         \
+  X(EEXIST, -5, "already subscribed")                                                       \
+  X(EBADF, -6, "bad file descriptor")                                                       \
+  X(ENOBACKEND, -7, "unknown backend name")                                                 \
+  X(EUNAVAIL, -8, "backend not available on this system")                                   \
+  X(ETIMEDOUT, -9, "timed out")                                                             \
+  X(EAGAIN, -10, "resource temporarily unavailable")                                        \
+  X(ENOTSUP, -11, "operation not supported")                                                \
+  X(ELIMIT, -12, "a fixed limit was reached")                                               \
+  X(ECONNREFUSED, -13, "connection refused")                                                \
+  X(ECONNRESET, -14, "connection reset by peer")                                            \
+  X(ECONNABORTED, -15, "connection aborted")                                                \
+  X(EPIPE, -16, "broken pipe")                                                              \
+  X(ENOTCONN, -17, "socket is not connected")                                               \
+  X(EADDRINUSE, -18, "address already in use")                                              \
+  X(EADDRNOTAVAIL, -19, "address not available")                                            \
+  X(EAFNOSUPPORT, -20, "address family not supported")                                      \
+  X(ENETUNREACH, -21, "network is unreachable")                                             \
+  X(EHOSTUNREACH, -22, "host is unreachable")                                               \
+  X(EACCES, -23, "permission denied")                                                       \
+  X(EMFILE, -24, "too many open files")                                                     \
+  X(EMSGSIZE, -25, "message too long")                                                      \
+  X(ENOTFOUND, -26, "name could not be resolved")                                           \
+  X(EIO, -27, "input/output error")                                                         \
+  X(EOS, -28, "unexpected operating system error")
+
+enum {
+  RASIO_OK = 0,
+#define RASIO__ERRNO_ENUM(name, value, msg) RASIO_##name = (value),
+  RASIO_ERRNO_MAP(RASIO__ERRNO_ENUM)
+#undef RASIO__ERRNO_ENUM
+};
+
+/* A static message for a code; "unknown error" for anything unknown. Any thread. */
+RASIO_API const char *rasio_strerror(int err);
+/* The code's name without the prefix, e.g. "EINVAL"; "UNKNOWN" if unknown. Any thread. */
+RASIO_API const char *rasio_err_name(int err);
+
+/* ---------------------------------------------------------------------------------------
+ * Flags
+ *
+ * Interest flags (given at rasio_event_new) and notification flags (passed to notify).
+ * READ..ONESHOT have the Pony runtime's values so an adapter is a cast.
+ * ------------------------------------------------------------------------------------- */
+
+enum {
+  RASIO_READ = 1u << 0,     /* interest / notification: readable (or peer hang-up) */
+  RASIO_WRITE = 1u << 1,    /* interest / notification: writeable (or error, connect done) */
+  RASIO_TIMER = 1u << 2,    /* a timer event / it expired */
+  RASIO_SIGNAL = 1u << 3,   /* a signal event (nsec = signal number) / it was delivered */
+  RASIO_ERROR = 1u << 4,    /* notification only: rasio could not (re-)arm the event; it is
+                               compromised and the owner should unsubscribe it */
+  RASIO_ONESHOT = 1u << 8,  /* each direction fires once, then waits for a re-arm */
+  RASIO_LEVEL = 1u << 9,    /* persistent level-triggered (default is persistent edge) */
+  RASIO_DISPOSED = 1u << 10, /* notification only: the last one; the event may be destroyed */
+  RASIO_STDIN = 1u << 11    /* interest: this event watches the process's standard input */
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Loop
+ *
+ * One loop thread waits on the kernel and produces notifications. Any thread may create,
+ * re-arm and unsubscribe events on it.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct rasio_loop_opts {
+  /* Backend name ("epoll", "kqueue", "psn", "afd"). NULL: the RASIO_BACKEND environment
+   * variable if set, else the best backend of this platform. */
+  const char *backend;
+} rasio_loop_opts_t;
+
+typedef enum rasio_run_mode {
+  RASIO_RUN_DEFAULT = 0, /* until rasio_loop_stop() succeeds */
+  RASIO_RUN_ONCE = 1,    /* one iteration; blocks until something happened */
+  RASIO_RUN_NOWAIT = 2,  /* one iteration; never blocks */
+  RASIO_RUN_QUIET = 3    /* until no noisy event is left (or rasio_loop_stop()) */
+} rasio_run_mode_t;
+
+/* Creates a loop on the chosen backend. opts may be NULL.
+ * Errors: ENOBACKEND (no such backend on this platform), EUNAVAIL (known but cannot run
+ * here, e.g. psn under Wine), ENOMEM, EOS. */
+RASIO_API int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out);
+
+/* Runs the loop on the calling thread, which becomes the loop thread until it returns.
+ * Returns 0, or EBUSY if the loop is already running (on any thread). */
+RASIO_API int rasio_loop_run(rasio_loop_t *loop, rasio_run_mode_t mode);
+
+/* Runs the loop (RASIO_RUN_DEFAULT) on a new thread owned by the loop.
+ * EBUSY if it is already running. */
+RASIO_API int rasio_loop_start(rasio_loop_t *loop);
+
+/* Asks the loop to return from run. Refuses with EBUSY while a noisy event is alive (a noisy
+ * event is alive from rasio_event_new until rasio_event_destroy). If the loop runs on the
+ * thread made by rasio_loop_start, stop also joins it (unless called on that thread).
+ * Any thread, including inside a notification. A stop of a loop that is not running makes
+ * its next run return at once. */
+RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
+
+/* Frees the loop. EBUSY while it runs or while any event made on it is not destroyed.
+ * Not concurrently with any other call on the loop. */
+RASIO_API int rasio_loop_free(rasio_loop_t *loop);
+
+/* The backend's name ("epoll", ...). Any thread. */
+RASIO_API const char *rasio_loop_backend(const rasio_loop_t *loop);
+
+/* Number of noisy events alive on the loop. Any thread. */
+RASIO_API size_t rasio_loop_noisy(const rasio_loop_t *loop);
+
+/* Current monotonic time in nanoseconds (the clock timers use). Any thread. */
+RASIO_API uint64_t rasio_now_ns(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Events
+ * ------------------------------------------------------------------------------------- */
+
+/* Every notification. Runs on the loop thread (inline executor) or on the thread that drains
+ * the event's mailbox. flags is a set of READ, WRITE, TIMER, SIGNAL, ERROR or exactly
+ * DISPOSED; arg is the number of coalesced deliveries for SIGNAL, else 0. */
+typedef void (*rasio_notify_fn)(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
+
+typedef struct rasio_event_opts {
+  /* The socket to watch (ignored for TIMER, SIGNAL and STDIN events). */
+  rasio_fd_t fd;
+  /* Interest: READ and/or WRITE with at most one of ONESHOT or LEVEL (neither = persistent
+   * edge); or TIMER; or SIGNAL; or STDIN|READ (optionally with ONESHOT or LEVEL). */
+  uint32_t flags;
+  /* TIMER: first expiry in nanoseconds from now (0 = at once). SIGNAL: the signal number. */
+  uint64_t nsec;
+  /* A noisy event keeps the loop from stopping (and RUN_QUIET running) until destroyed. */
+  bool noisy;
+  /* Transfer the fd to rasio: it is closed after unsubscribe, before DISPOSED, on every
+   * platform. A socket that is not transferred must not be closed before DISPOSED. */
+  bool own_fd;
+  rasio_notify_fn notify;
+  void *ctx;
+  /* NULL: inline executor (notify runs on the loop thread).
+   * Otherwise notifications are posted to this mailbox and run where it is drained. */
+  rasio_mailbox_t *mailbox;
+} rasio_event_opts_t;
+
+/* Creates an event and subscribes it. On error nothing was created and the fd is untouched
+ * (even with own_fd). Any thread.
+ * Errors: EINVAL (NULL notify, bad or contradictory flags, signal number out of range),
+ * EBADF (invalid fd), EEXIST (the fd, or stdin, is already subscribed on this loop), ENOMEM,
+ * EOS. */
+RASIO_API int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts,
+                              rasio_event_t **out);
+
+/* Re-arm one direction of a ONESHOT event: arms READ iff READ is an interest and the event
+ * is not readable (likewise WRITE). The owner must clear readable (writeable) *before*
+ * calling, so a delivery that races the re-arm is not gated out. Nothing to arm: no syscall.
+ * On persistent events it only informs backends that emulate edges (a no-op on epoll).
+ * If the direction is already ready, the notification follows promptly (level re-arm).
+ * Any thread. ESTATE after unsubscribe; EINVAL for a timer, signal or bad event. */
+RASIO_API int rasio_event_resubscribe_read(rasio_event_t *ev);
+RASIO_API int rasio_event_resubscribe_write(rasio_event_t *ev);
+/* Both directions in one step (one syscall where the backend allows). */
+RASIO_API int rasio_event_resubscribe(rasio_event_t *ev);
+
+/* Stops new notifications; idempotent (a second call returns 0 and does nothing).
+ * Exactly one DISPOSED follows, and it is the last notification for the event; it comes only
+ * after the backend can no longer produce anything that names the event. With own_fd the fd
+ * is closed before DISPOSED. A notification already produced may still be running on another
+ * thread when this returns; a mailbox owner that unsubscribes on its own draining thread
+ * receives nothing but DISPOSED afterwards. Any thread. */
+RASIO_API int rasio_event_unsubscribe(rasio_event_t *ev);
+
+/* Frees the event. Legal only once DISPOSED has been delivered to the owner (ESTATE before).
+ * Releases the event's noisy count. No thread may use the event afterwards. */
+RASIO_API int rasio_event_destroy(rasio_event_t *ev);
+
+/* Timer events: re-arm relative to now, replacing any pending expiry (0 = at once).
+ * Any thread, including inside the timer's own notification. A TIMER already produced may
+ * still arrive. EINVAL for a non-timer event, ESTATE after unsubscribe. */
+RASIO_API int rasio_event_set_nsec(rasio_event_t *ev, uint64_t nsec);
+
+/* readable / writeable: the loop sets one when it delivers that direction; only the owner
+ * clears it (before re-arming). Atomic; any thread. Getters return false for NULL. */
+RASIO_API bool rasio_event_readable(const rasio_event_t *ev);
+RASIO_API bool rasio_event_writeable(const rasio_event_t *ev);
+RASIO_API void rasio_event_set_readable(rasio_event_t *ev, bool value);
+RASIO_API void rasio_event_set_writeable(rasio_event_t *ev, bool value);
+
+/* Accessors. Any thread. */
+RASIO_API rasio_fd_t rasio_event_fd(const rasio_event_t *ev);
+RASIO_API uint32_t rasio_event_flags(const rasio_event_t *ev);
+RASIO_API void *rasio_event_ctx(const rasio_event_t *ev);
+RASIO_API rasio_loop_t *rasio_event_loop(const rasio_event_t *ev);
+
+/* Reads standard input for a STDIN event without ever blocking.
+ * Returns 0 with *count > 0 (data), 0 with *count == 0 (end of input), RASIO_EAGAIN
+ * (nothing now: clear readable and re-arm, or wait for the next READ), or another negative
+ * code (read error). *count is always written. */
+RASIO_API int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t *count);
+
+/* ---------------------------------------------------------------------------------------
+ * Mailbox: the executor of actor-style owners
+ *
+ * A thread-safe multi-producer queue of notifications drained by one owner thread. Posting
+ * never allocates for event notifications: each event carries its own queue node, and
+ * notifications that arrive while one is queued are merged into it (flags OR'ed, SIGNAL
+ * counts added). DISPOSED is delivered after anything merged with it.
+ * ------------------------------------------------------------------------------------- */
+
+typedef void (*rasio_mailbox_fn)(void *arg);
+
+RASIO_API int rasio_mailbox_new(rasio_mailbox_t **out);
+
+/* Posts a user function to run on the draining thread, in FIFO order with notifications.
+ * Any thread. ENOMEM if the message cannot be allocated. */
+RASIO_API int rasio_mailbox_post(rasio_mailbox_t *mb, rasio_mailbox_fn fn, void *arg);
+
+/* Blocks until the mailbox is non-empty or timeout_ns passed (UINT64_MAX: forever).
+ * Returns 0 if non-empty, ETIMEDOUT otherwise. Only the draining thread. */
+RASIO_API int rasio_mailbox_wait(rasio_mailbox_t *mb, uint64_t timeout_ns);
+
+/* Runs up to max queued notifications and messages (0 = all queued now) on the calling
+ * thread and returns how many ran. Only one thread at a time may drain a mailbox. */
+RASIO_API size_t rasio_mailbox_drain(rasio_mailbox_t *mb, size_t max);
+
+/* Frees the mailbox. EBUSY while it holds anything (drain first). No concurrent posts. */
+RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RASIO_H */

@@ -1,0 +1,147 @@
+/* The epoll backend (Linux).
+ *
+ * Notes on epoll that this file relies on:
+ * - ONESHOT uses EPOLLONESHOT, which disables the whole registration after one report;
+ *   the core re-arms the direction that was not delivered (RASIO__BE_ONESHOT_DISARMS_ALL).
+ *   A MOD re-evaluates readiness at once, so a re-arm on a ready socket reports promptly.
+ * - Edge uses EPOLLET; an ADD reports a condition that already holds, so a registration
+ *   on a ready socket is announced once. Level uses neither flag.
+ * - EPOLLRDHUP is requested with READ only: EPOLLERR and EPOLLHUP are always reported, but
+ *   a half-close is level-like, and with only WRITE armed a oneshot report of RDHUP would
+ *   be filtered out and re-armed forever.
+ * - A refused connect reports OUT|ERR|HUP, so WRITE is never lost; ERR and HUP are folded
+ *   into both directions so that whichever is armed hears about it.
+ * - epoll reports per open file description, and data.ptr names the event. After DEL
+ *   returns, no later epoll_wait names the event; a batch already returned is processed
+ *   before the core produces DISPOSED.
+ * - The wakeup is an eventfd registered edge-triggered and never read: every write is a
+ *   new edge. The counter cannot realistically overflow (2^64 writes).
+ * - epoll_pwait2 (Linux 5.11) takes a timespec, so timers are not rounded to milliseconds;
+ *   without it, epoll_wait with the timeout rounded up (never early).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "internal.h"
+
+#define MAX_EVENTS 256
+
+typedef struct epoll_state {
+  int epfd;
+  int wakefd;
+  bool no_pwait2;
+  struct epoll_event events[MAX_EVENTS];
+} epoll_state_t;
+
+static epoll_state_t *state_of(rasio_loop_t *loop) { return loop->be_state; }
+
+static int probe(void) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return RASIO_EUNAVAIL;
+  close(fd);
+  return 0;
+}
+
+static int init(rasio_loop_t *loop) {
+  epoll_state_t *st = calloc(1, sizeof *st);
+  if (st == NULL) return RASIO_ENOMEM;
+  st->epfd = epoll_create1(EPOLL_CLOEXEC);
+  st->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+  if (st->epfd < 0 || st->wakefd < 0 || epoll_ctl(st->epfd, EPOLL_CTL_ADD, st->wakefd, &wake)) {
+    int rc = rasio__os_error();
+    if (st->epfd >= 0) close(st->epfd);
+    if (st->wakefd >= 0) close(st->wakefd);
+    free(st);
+    return rc;
+  }
+  loop->be_state = st;
+  return 0;
+}
+
+static void fini(rasio_loop_t *loop) {
+  epoll_state_t *st = state_of(loop);
+  close(st->wakefd);
+  close(st->epfd);
+  free(st);
+  loop->be_state = NULL;
+}
+
+static uint32_t mask_of(const rasio_event_t *ev, uint32_t arm) {
+  uint32_t m = 0;
+  if (arm & RASIO_READ) m |= EPOLLIN | EPOLLRDHUP;
+  if (arm & RASIO_WRITE) m |= EPOLLOUT;
+  if (ev->flags & RASIO_ONESHOT) m |= EPOLLONESHOT;
+  else if (!(ev->flags & RASIO_LEVEL)) m |= EPOLLET;
+  return m;
+}
+
+static int ctl(rasio_loop_t *loop, rasio_event_t *ev, int op, uint32_t arm) {
+  static const int ops[] = {[RASIO__CTL_ADD] = EPOLL_CTL_ADD, [RASIO__CTL_ARM] = EPOLL_CTL_MOD,
+                            [RASIO__CTL_DEL] = EPOLL_CTL_DEL};
+  struct epoll_event e = {.events = mask_of(ev, arm), .data.ptr = ev};
+  if (epoll_ctl(state_of(loop)->epfd, ops[op], (int)ev->fd, &e) == 0) return 0;
+  /* epoll refuses descriptors without readiness (regular files, /dev/null) with EPERM. */
+  return errno == EPERM ? RASIO_ENOTSUP : rasio__os_error();
+}
+
+static uint32_t dirs_of(uint32_t e) {
+  uint32_t d = 0;
+  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d |= RASIO_READ;
+  if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) d |= RASIO_WRITE;
+  return d;
+}
+
+static int wait_kernel(epoll_state_t *st, uint64_t timeout_ns) {
+  if (!st->no_pwait2) {
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    int n = epoll_pwait2(st->epfd, st->events, MAX_EVENTS,
+                         timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+    if (n >= 0 || errno != ENOSYS) return n;
+    st->no_pwait2 = true;
+  }
+  int ms = -1;
+  if (timeout_ns != UINT64_MAX) {
+    uint64_t up = (timeout_ns + 999999u) / 1000000u;
+    ms = up > INT32_MAX ? INT32_MAX : (int)up;
+  }
+  return epoll_wait(st->epfd, st->events, MAX_EVENTS, ms);
+}
+
+static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
+  epoll_state_t *st = state_of(loop);
+  int n = wait_kernel(st, timeout_ns);
+  if (n < 0) return errno == EINTR ? 0 : rasio__os_error();
+  for (int i = 0; i < n; i++) {
+    rasio_event_t *ev = st->events[i].data.ptr;
+    if (ev != NULL) rasio__event_ready(ev, dirs_of(st->events[i].events));
+  }
+  return 0;
+}
+
+static void wake(rasio_loop_t *loop) {
+  uint64_t one = 1;
+  /* Async-signal-safe. EAGAIN (counter full) still leaves the eventfd readable. */
+  ssize_t rc = write(state_of(loop)->wakefd, &one, sizeof one);
+  (void)rc;
+}
+
+static const rasio__backend_t epoll_backend = {
+    .name = "epoll",
+    .caps = RASIO__BE_ONESHOT_DISARMS_ALL,
+    .probe = probe,
+    .init = init,
+    .fini = fini,
+    .ctl = ctl,
+    .wait = wait_events,
+    .wake = wake,
+    .retry = NULL,
+};
+
+const rasio__backend_t *const rasio__backends[] = {&epoll_backend, NULL};

@@ -1,0 +1,284 @@
+/* Events: creation, the arm protocol, delivery through the executors, and the lifecycle
+ * (unsubscribe -> DISPOSED -> destroy).
+ *
+ * Arms. A ONESHOT event keeps, under ev->arm_lock, the set of directions armed in the
+ * kernel. A report delivers only armed directions and disarms them; if the backend's
+ * kernel disarmed the others too (epoll, PSN), the loop thread re-arms what remains before
+ * it lets go of the lock. The owner's resubscribe adds directions under the same lock. So
+ * read and write are independent arms on every backend, and no re-arm is ever lost to
+ * epoll's whole-mask MOD.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define DIRS (RASIO_READ | RASIO_WRITE)
+#define MODES (RASIO_ONESHOT | RASIO_LEVEL)
+
+bool rasio__event_valid(const rasio_event_t *ev) {
+  return ev != NULL && ev->magic == RASIO__EVENT_MAGIC;
+}
+
+/* The kind an interest set describes, or 0 if it is malformed. */
+static int kind_of(uint32_t f) {
+  uint32_t mode = f & MODES;
+  if (mode == MODES) return 0;
+  if (f == RASIO_TIMER) return RASIO__KIND_TIMER;
+  if (f == RASIO_SIGNAL) return RASIO__KIND_SIGNAL;
+  if ((f & ~MODES) == (RASIO_STDIN | RASIO_READ)) return RASIO__KIND_STDIN;
+  if ((f & ~(DIRS | MODES)) == 0 && (f & DIRS) != 0) return RASIO__KIND_FD;
+  return 0;
+}
+
+/* Does ev go through backend arms (a socket, or stdin the kernel can watch)? */
+static bool kernel_armed(const rasio_event_t *ev) {
+  return ev->kind == RASIO__KIND_FD ||
+         (ev->kind == RASIO__KIND_STDIN && ev->u.in.mode == RASIO__STDIN_BACKEND);
+}
+
+static int subscribe(rasio_event_t *ev, uint64_t nsec) {
+  switch (ev->kind) {
+    case RASIO__KIND_TIMER: return rasio__timer_start(ev, nsec);
+    case RASIO__KIND_SIGNAL: return rasio__signal_subscribe(ev);
+    case RASIO__KIND_STDIN: return rasio__stdin_subscribe(ev);
+    default: break;
+  }
+  rasio__mutex_lock(&ev->arm_lock);
+  uint32_t dirs = ev->flags & DIRS;
+  int rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, dirs);
+  if (rc == 0) ev->armed = dirs;
+  rasio__mutex_unlock(&ev->arm_lock);
+  return rc;
+}
+
+static int check_opts(const rasio_event_opts_t *o, int *kind) {
+  *kind = kind_of(o->flags);
+  if (*kind == 0 || o->notify == NULL) return RASIO_EINVAL;
+  if (*kind == RASIO__KIND_SIGNAL && (o->nsec > INT32_MAX || !rasio__sig_valid((int)o->nsec)))
+    return RASIO_EINVAL;
+  if (*kind == RASIO__KIND_FD && (o->fd == RASIO_INVALID_FD || o->fd < 0)) return RASIO_EBADF;
+  return 0;
+}
+
+static void count_live(rasio_loop_t *loop, bool noisy, bool up) {
+  if (up) {
+    atomic_fetch_add(&loop->live, 1);
+    if (noisy) atomic_fetch_add(&loop->noisy, 1);
+    return;
+  }
+  /* A run in RASIO_RUN_QUIET mode may be waiting for this count to reach zero. */
+  if (noisy && atomic_fetch_sub(&loop->noisy, 1) == 1) rasio__loop_wake(loop);
+  atomic_fetch_sub(&loop->live, 1); /* the last touch of loop: it may be freed next */
+}
+
+int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_event_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || opts == NULL || out == NULL) return RASIO_EINVAL;
+  int kind, rc = check_opts(opts, &kind);
+  if (rc != 0) return rc;
+  rasio_event_t *ev = calloc(1, sizeof *ev);
+  if (ev == NULL) return RASIO_ENOMEM;
+  ev->magic = RASIO__EVENT_MAGIC;
+  ev->flags = opts->flags;
+  ev->kind = (uint8_t)kind;
+  ev->noisy = opts->noisy;
+  ev->own_fd = opts->own_fd && kind == RASIO__KIND_FD;
+  ev->loop = loop;
+  ev->fd = kind == RASIO__KIND_FD ? opts->fd : RASIO_INVALID_FD;
+  ev->notify = opts->notify;
+  ev->ctx = opts->ctx;
+  ev->mailbox = opts->mailbox;
+  ev->node.is_event = true;
+  ev->u.timer.index = RASIO__NO_INDEX;
+  if (kind == RASIO__KIND_SIGNAL) ev->u.sig.signo = (int)opts->nsec;
+  atomic_init(&ev->state, RASIO__ACTIVE);
+  rasio__mutex_init(&ev->arm_lock);
+
+  /* Published before subscribing: a notification may run before new returns. */
+  *out = ev;
+  count_live(loop, ev->noisy, true);
+  rc = subscribe(ev, opts->nsec);
+  if (rc == 0) return 0;
+  *out = NULL;
+  count_live(loop, ev->noisy, false);
+  rasio__mutex_destroy(&ev->arm_lock);
+  free(ev);
+  return rc;
+}
+
+/* Re-arms what a oneshot report left armed; arm_lock held, loop thread. Returns
+ * RASIO_ERROR if that failed: nothing is armed any more and the owner must learn it. */
+static uint32_t rearm_rest(rasio_event_t *ev) {
+  if (ev->armed == 0 || !(ev->loop->be->caps & RASIO__BE_ONESHOT_DISARMS_ALL)) return 0;
+  if (ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ARM, ev->armed) == 0) return 0;
+  ev->armed = 0;
+  return RASIO_ERROR;
+}
+
+/* Takes the armed directions out of a report. The notification is delivered by the
+ * caller after the lock is released, since the owner may re-arm from inside it. */
+static uint32_t take_oneshot(rasio_event_t *ev, uint32_t dirs) {
+  rasio__mutex_lock(&ev->arm_lock);
+  uint32_t deliver = 0;
+  if (atomic_load(&ev->state) == RASIO__ACTIVE) {
+    deliver = dirs & ev->armed;
+    ev->armed &= ~deliver;
+    /* Set before the lock is released, so a concurrent resubscribe sees the direction as
+     * delivered and does not arm it again before the owner has consumed it. */
+    if (deliver & RASIO_READ) atomic_store(&ev->readable, true);
+    if (deliver & RASIO_WRITE) atomic_store(&ev->writeable, true);
+    deliver |= rearm_rest(ev);
+  }
+  rasio__mutex_unlock(&ev->arm_lock);
+  return deliver;
+}
+
+void rasio__event_ready(rasio_event_t *ev, uint32_t dirs) {
+  uint32_t deliver;
+  if (ev->flags & RASIO_ONESHOT) {
+    deliver = take_oneshot(ev, dirs);
+  } else {
+    deliver = dirs & ev->flags & DIRS;
+    if (deliver & RASIO_READ) atomic_store(&ev->readable, true);
+    if (deliver & RASIO_WRITE) atomic_store(&ev->writeable, true);
+  }
+  if (deliver != 0) rasio__deliver(ev, deliver, 0);
+}
+
+void rasio__event_gone(rasio_event_t *ev) { rasio__loop_dispose(ev->loop, ev); }
+
+void rasio__deliver(rasio_event_t *ev, uint32_t flags, uint32_t arg) {
+  if (ev->mailbox != NULL) {
+    if (flags & RASIO_DISPOSED) atomic_store(&ev->state, RASIO__DISPOSING);
+    rasio__mailbox_post_event(ev->mailbox, ev, flags, arg); /* ev may be gone after this */
+    return;
+  }
+  if (flags & RASIO_DISPOSED) {
+    atomic_store(&ev->state, RASIO__DISPOSED);
+    ev->notify(ev, RASIO_DISPOSED, 0, ev->ctx);
+    return;
+  }
+  if (atomic_load(&ev->state) == RASIO__ACTIVE) ev->notify(ev, flags, arg, ev->ctx);
+}
+
+void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending) {
+  uint32_t flags = (uint32_t)pending, arg = (uint32_t)(pending >> 32);
+  uint32_t io = flags & ~(uint32_t)RASIO_DISPOSED;
+  /* Checked on the owner's own thread: after it unsubscribed, only DISPOSED gets through. */
+  if (io != 0 && atomic_load(&ev->state) == RASIO__ACTIVE) ev->notify(ev, io, arg, ev->ctx);
+  if (flags & RASIO_DISPOSED) {
+    atomic_store(&ev->state, RASIO__DISPOSED);
+    ev->notify(ev, RASIO_DISPOSED, 0, ev->ctx);
+  }
+}
+
+static int arm(rasio_event_t *ev, uint32_t dirs) {
+  rasio_loop_t *loop = ev->loop;
+  int rc = 0;
+  rasio__mutex_lock(&ev->arm_lock);
+  if (atomic_load(&ev->state) != RASIO__ACTIVE) {
+    rc = RASIO_ESTATE;
+  } else if ((ev->armed | dirs) != ev->armed) {
+    rc = loop->be->ctl(loop, ev, RASIO__CTL_ARM, ev->armed | dirs);
+    if (rc == 0) ev->armed |= dirs;
+  }
+  rasio__mutex_unlock(&ev->arm_lock);
+  return rc;
+}
+
+static int resubscribe(rasio_event_t *ev, uint32_t dirs) {
+  if (!rasio__event_valid(ev)) return RASIO_EINVAL;
+  if (ev->kind != RASIO__KIND_FD && ev->kind != RASIO__KIND_STDIN) return RASIO_EINVAL;
+  if (atomic_load(&ev->state) != RASIO__ACTIVE) return RASIO_ESTATE;
+  dirs &= ev->flags;
+  if (atomic_load(&ev->readable)) dirs &= ~(uint32_t)RASIO_READ;
+  if (atomic_load(&ev->writeable)) dirs &= ~(uint32_t)RASIO_WRITE;
+  if (dirs == 0) return 0;
+  if (!kernel_armed(ev)) return rasio__stdin_rearm(ev);
+  if (ev->flags & RASIO_ONESHOT) return arm(ev, dirs);
+  rasio__event_retry(ev, dirs);
+  return 0;
+}
+
+int rasio_event_resubscribe_read(rasio_event_t *ev) { return resubscribe(ev, RASIO_READ); }
+int rasio_event_resubscribe_write(rasio_event_t *ev) { return resubscribe(ev, RASIO_WRITE); }
+int rasio_event_resubscribe(rasio_event_t *ev) { return resubscribe(ev, DIRS); }
+
+void rasio__event_retry(rasio_event_t *ev, uint32_t dir) {
+  const rasio__backend_t *be = ev->loop->be;
+  if (be->retry == NULL || (ev->flags & MODES) != 0) return; /* only emulated edges */
+  if (atomic_load(&ev->state) == RASIO__ACTIVE) be->retry(ev->loop, ev, dir);
+}
+
+/* Removes the kernel registration; true if it is gone now (else the backend reports it). */
+static bool remove_fd(rasio_event_t *ev) {
+  rasio__mutex_lock(&ev->arm_lock);
+  int rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_DEL, 0);
+  ev->armed = 0;
+  rasio__mutex_unlock(&ev->arm_lock);
+  return rc != RASIO__PENDING;
+}
+
+int rasio_event_unsubscribe(rasio_event_t *ev) {
+  if (!rasio__event_valid(ev)) return RASIO_EINVAL;
+  uint32_t active = RASIO__ACTIVE;
+  if (!atomic_compare_exchange_strong(&ev->state, &active, RASIO__UNSUBSCRIBED)) return 0;
+  bool gone = true;
+  switch (ev->kind) {
+    case RASIO__KIND_FD: gone = remove_fd(ev); break;
+    case RASIO__KIND_TIMER: rasio__timer_cancel(ev); break;
+    case RASIO__KIND_SIGNAL: rasio__signal_unsubscribe(ev); break;
+    case RASIO__KIND_STDIN: rasio__stdin_unsubscribe(ev); break;
+  }
+  if (gone) rasio__loop_dispose(ev->loop, ev);
+  return 0;
+}
+
+int rasio_event_destroy(rasio_event_t *ev) {
+  if (!rasio__event_valid(ev)) return RASIO_EINVAL;
+  uint32_t disposed = RASIO__DISPOSED;
+  if (!atomic_compare_exchange_strong(&ev->state, &disposed, RASIO__DESTROYED))
+    return RASIO_ESTATE;
+  rasio_loop_t *loop = ev->loop;
+  bool noisy = ev->noisy;
+  rasio__mutex_destroy(&ev->arm_lock);
+  ev->magic = RASIO__EVENT_DEAD;
+  free(ev);
+  count_live(loop, noisy, false);
+  return 0;
+}
+
+int rasio_event_set_nsec(rasio_event_t *ev, uint64_t nsec) {
+  if (!rasio__event_valid(ev) || ev->kind != RASIO__KIND_TIMER) return RASIO_EINVAL;
+  return rasio__timer_start(ev, nsec);
+}
+
+bool rasio_event_readable(const rasio_event_t *ev) {
+  return rasio__event_valid(ev) && atomic_load(&((rasio_event_t *)ev)->readable);
+}
+
+bool rasio_event_writeable(const rasio_event_t *ev) {
+  return rasio__event_valid(ev) && atomic_load(&((rasio_event_t *)ev)->writeable);
+}
+
+void rasio_event_set_readable(rasio_event_t *ev, bool value) {
+  if (rasio__event_valid(ev)) atomic_store(&ev->readable, value);
+}
+
+void rasio_event_set_writeable(rasio_event_t *ev, bool value) {
+  if (rasio__event_valid(ev)) atomic_store(&ev->writeable, value);
+}
+
+rasio_fd_t rasio_event_fd(const rasio_event_t *ev) {
+  return rasio__event_valid(ev) ? ev->fd : RASIO_INVALID_FD;
+}
+
+uint32_t rasio_event_flags(const rasio_event_t *ev) {
+  return rasio__event_valid(ev) ? ev->flags : 0;
+}
+
+void *rasio_event_ctx(const rasio_event_t *ev) { return rasio__event_valid(ev) ? ev->ctx : NULL; }
+
+rasio_loop_t *rasio_event_loop(const rasio_event_t *ev) {
+  return rasio__event_valid(ev) ? ev->loop : NULL;
+}

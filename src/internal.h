@@ -1,0 +1,181 @@
+/* Structs and functions shared by the loop's files (loop, event, timer, signal, stdin,
+ * mailbox). Cross-file names carry the rasio__ prefix; file-private ones are static.
+ */
+#ifndef RASIO_INTERNAL_H
+#define RASIO_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "os/os.h"
+#include "rasio.h"
+
+#define RASIO__EVENT_MAGIC 0x72617369u /* "rasi" */
+#define RASIO__EVENT_DEAD 0xdeadeeeeu
+#define RASIO__NO_INDEX SIZE_MAX
+
+/* An event's life. Transitions only move forward:
+ *   ACTIVE       subscribed; notifications may be produced
+ *   UNSUBSCRIBED unsubscribe() ran; the backend is letting go; nothing new is delivered
+ *   DISPOSING    the loop produced DISPOSED; it is queued in a mailbox
+ *   DISPOSED     DISPOSED reached the owner; destroy() is legal
+ *   DESTROYED    memory is being freed */
+enum rasio__state {
+  RASIO__ACTIVE = 1,
+  RASIO__UNSUBSCRIBED,
+  RASIO__DISPOSING,
+  RASIO__DISPOSED,
+  RASIO__DESTROYED
+};
+
+enum rasio__kind { RASIO__KIND_FD = 1, RASIO__KIND_TIMER, RASIO__KIND_SIGNAL, RASIO__KIND_STDIN };
+
+/* Standard input is watched by the backend (pipes, ttys, sockets) or, where the kernel has
+ * no readiness for it (regular files, /dev/null), treated as always readable. */
+enum rasio__stdin_mode { RASIO__STDIN_BACKEND = 1, RASIO__STDIN_ALWAYS };
+
+/* A node of a mailbox's intrusive MPSC queue. */
+typedef struct rasio__mnode {
+  _Atomic(struct rasio__mnode *) next;
+  bool is_event; /* else a user message */
+} rasio__mnode_t;
+
+struct rasio_event {
+  uint32_t magic;
+  uint32_t flags;   /* interest, immutable after new */
+  uint8_t kind;     /* enum rasio__kind */
+  bool noisy;
+  bool own_fd;
+  _Atomic uint32_t state;
+  rasio_loop_t *loop;
+  rasio_fd_t fd;
+  rasio_notify_fn notify;
+  void *ctx;
+  rasio_mailbox_t *mailbox;
+
+  /* Set by the loop when it delivers that direction; cleared only by the owner. */
+  atomic_bool readable;
+  atomic_bool writeable;
+
+  /* Serialises every change of the kernel registration of this event (ctl ADD/ARM/DEL)
+   * together with `armed`: epoll's MOD replaces the whole mask, so two threads changing
+   * different directions would otherwise lose an arm. */
+  rasio__mutex_t arm_lock;
+  uint32_t armed; /* ONESHOT: directions armed in the kernel right now */
+
+  /* Mailbox executor: the queue node and what it carries, packed so that a post and a
+   * drain see flags and arg together: low 32 bits = flags (OR'ed), high 32 = arg (added).
+   * Non-zero exactly while the node is queued or being drained. */
+  rasio__mnode_t node;
+  _Atomic uint64_t pending;
+
+  /* The loop's list of events whose removal is complete and that await DISPOSED. */
+  rasio_event_t *dispose_next;
+  /* The loop's list of synthetic readiness (always-readable stdin). */
+  rasio_event_t *synth_next;
+  uint32_t synth_flags; /* under loop->synth_mu; non-zero while listed */
+
+  union {
+    struct {
+      uint64_t deadline; /* monotonic ns, under loop->timer_mu */
+      size_t index;      /* position in the heap or RASIO__NO_INDEX */
+    } timer;
+    struct {
+      int signo;
+      unsigned seen;          /* the registry's delivery count last reported */
+      unsigned report;        /* deliveries to report now (loop thread) */
+      rasio_event_t *next;    /* the loop's subscriber list, under loop->sig_mu */
+    } sig;
+    struct {
+      uint8_t mode;           /* enum rasio__stdin_mode */
+    } in;
+  } u;
+
+  void *be_data; /* backend's per-event state, if it needs any */
+};
+
+struct rasio_loop {
+  const rasio__backend_t *be;
+  void *be_state;
+
+  atomic_bool running;
+  atomic_bool stop_requested;
+  /* Set by the first waker after the loop last woke; cleared by the loop right after its
+   * wait returns and before it looks at any queue. Coalesces wakeups into one syscall. */
+  atomic_bool wake_pending;
+  _Atomic uintptr_t thread_id; /* the thread inside run(), 0 if none */
+  rasio__thread_t thread;      /* made by rasio_loop_start */
+  atomic_bool started;         /* `thread` exists and is not joined yet */
+
+  atomic_size_t noisy; /* noisy events from new to destroy */
+  atomic_size_t live;  /* all events from new to destroy */
+
+  /* Events whose backend removal is complete, pushed by any thread (lock-free; each event
+   * is pushed exactly once), taken all at once by the loop thread. */
+  _Atomic(rasio_event_t *) dispose_head;
+
+  rasio__mutex_t synth_mu;
+  rasio_event_t *synth_head, *synth_tail;
+  atomic_bool synth_any;
+  rasio_event_t *stdin_ev; /* the live stdin subscription, under synth_mu */
+
+  rasio__mutex_t timer_mu;
+  rasio_event_t **heap;
+  size_t heap_len, heap_cap;
+
+  rasio__mutex_t sig_mu;
+  rasio_event_t *sig_head;   /* signal subscribers, under sig_mu */
+  int sig_slot;              /* index in the signal registry's loop table, or -1 */
+  unsigned sig_gen_seen;
+};
+
+/* loop.c */
+bool rasio__on_loop_thread(const rasio_loop_t *loop);
+/* Wakes the loop unless the caller is the loop thread itself (which re-checks its queues
+ * before it blocks). */
+void rasio__loop_wake(rasio_loop_t *loop);
+/* Wakes the loop from any context, including a signal handler. */
+void rasio__loop_wake_async(rasio_loop_t *loop);
+/* The event's removal is complete: queue it for DISPOSED. Any thread. */
+void rasio__loop_dispose(rasio_loop_t *loop, rasio_event_t *ev);
+/* Queues a synthetic readiness for ev, delivered by the loop thread. Any thread. */
+void rasio__loop_post_ready(rasio_loop_t *loop, rasio_event_t *ev, uint32_t flags);
+/* Unlinks ev from the synthetic list; the caller holds loop->synth_mu. */
+void rasio__loop_unpost_ready(rasio_loop_t *loop, rasio_event_t *ev);
+
+/* event.c */
+/* Delivers flags to the owner through the event's executor (loop thread only). */
+void rasio__deliver(rasio_event_t *ev, uint32_t flags, uint32_t arg);
+/* Runs what a drained mailbox node carried (draining thread). */
+void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending);
+bool rasio__event_valid(const rasio_event_t *ev);
+/* The socket layer saw would-block on ev in direction dir. */
+void rasio__event_retry(rasio_event_t *ev, uint32_t dir);
+
+/* timer.c (heap under loop->timer_mu) */
+int rasio__timer_start(rasio_event_t *ev, uint64_t nsec);
+void rasio__timer_cancel(rasio_event_t *ev);
+uint64_t rasio__timer_timeout(rasio_loop_t *loop); /* ns to nearest deadline or UINT64_MAX */
+void rasio__timer_dispatch(rasio_loop_t *loop);
+void rasio__timer_fini(rasio_loop_t *loop);
+
+/* signal.c */
+int rasio__signal_subscribe(rasio_event_t *ev);
+void rasio__signal_unsubscribe(rasio_event_t *ev);
+bool rasio__signal_pending(rasio_loop_t *loop);
+void rasio__signal_dispatch(rasio_loop_t *loop);
+void rasio__signal_fini(rasio_loop_t *loop);
+
+/* stdin.c */
+int rasio__stdin_subscribe(rasio_event_t *ev);
+void rasio__stdin_unsubscribe(rasio_event_t *ev);
+int rasio__stdin_rearm(rasio_event_t *ev);
+
+/* mailbox.c */
+void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t flags,
+                               uint32_t arg);
+
+#endif
