@@ -16,6 +16,10 @@ struct rasio_mailbox {
   rasio__mnode_t *tail;           /* consumer */
   rasio__mnode_t stub;
   atomic_bool sleeping;
+  /* Producers inside push(). A producer still touches the mailbox after its node became
+   * visible (to wake the consumer), and that node may be the DISPOSED after which the
+   * owner frees the mailbox; free() waits for them to leave. */
+  atomic_int pushing;
   rasio__mutex_t mu;
   rasio__cond_t cv;
 };
@@ -39,6 +43,7 @@ int rasio_mailbox_new(rasio_mailbox_t **out) {
 }
 
 static void push(rasio_mailbox_t *mb, rasio__mnode_t *n) {
+  atomic_fetch_add(&mb->pushing, 1);
   atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
   rasio__mnode_t *prev = atomic_exchange(&mb->head, n);
   atomic_store_explicit(&prev->next, n, memory_order_release);
@@ -47,6 +52,7 @@ static void push(rasio_mailbox_t *mb, rasio__mnode_t *n) {
     rasio__cond_signal(&mb->cv);
     rasio__mutex_unlock(&mb->mu);
   }
+  atomic_fetch_sub(&mb->pushing, 1);
 }
 
 /* Consumer only. NULL if empty, or if a producer is between its two steps (then
@@ -146,6 +152,7 @@ size_t rasio_mailbox_drain(rasio_mailbox_t *mb, size_t max) {
 int rasio_mailbox_free(rasio_mailbox_t *mb) {
   if (mb == NULL) return RASIO_EINVAL;
   if (!is_empty(mb)) return RASIO_EBUSY;
+  while (atomic_load(&mb->pushing) != 0) rasio__thread_yield();
   rasio__cond_destroy(&mb->cv);
   rasio__mutex_destroy(&mb->mu);
   free(mb);

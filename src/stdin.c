@@ -34,13 +34,12 @@ static bool unpollable(int rc) { return rc == RASIO_ENOTSUP || rc == RASIO_EBADF
 int rasio__stdin_subscribe(rasio_event_t *ev) {
   int rc = claim(ev);
   if (rc != 0) return rc;
-  ev->fd = rasio__stdin_fd();
-  ev->u.in.mode = RASIO__STDIN_BACKEND;
   rasio__mutex_lock(&ev->arm_lock);
   rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, RASIO_READ);
   if (rc == 0 || unpollable(rc)) ev->armed = RASIO_READ;
   rasio__mutex_unlock(&ev->arm_lock);
   if (unpollable(rc)) {
+    /* Nothing registered, so no notification exists yet that could race this write. */
     ev->u.in.mode = RASIO__STDIN_ALWAYS;
     rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
     rc = 0;
