@@ -36,15 +36,19 @@ static bool kernel_armed(const rasio_event_t *ev) {
          (ev->kind == RASIO__KIND_STDIN && ev->u.in.mode == RASIO__STDIN_BACKEND);
 }
 
-static int subscribe(rasio_event_t *ev, uint64_t nsec) {
+static int subscribe(rasio_event_t *ev, uint64_t nsec, uint32_t ready) {
   switch (ev->kind) {
     case RASIO__KIND_TIMER: return rasio__timer_start(ev, nsec);
     case RASIO__KIND_SIGNAL: return rasio__signal_subscribe(ev);
     case RASIO__KIND_STDIN: return rasio__stdin_subscribe(ev);
     default: break;
   }
-  rasio__mutex_lock(&ev->arm_lock);
   uint32_t dirs = ev->flags & DIRS;
+  ready &= dirs;
+  if (ready & RASIO_READ) atomic_store(&ev->readable, true);
+  if (ready & RASIO_WRITE) atomic_store(&ev->writeable, true);
+  if (ev->flags & RASIO_ONESHOT) dirs &= ~ready;
+  rasio__mutex_lock(&ev->arm_lock);
   int rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, dirs);
   if (rc == 0) ev->armed = dirs;
   rasio__mutex_unlock(&ev->arm_lock);
@@ -53,7 +57,7 @@ static int subscribe(rasio_event_t *ev, uint64_t nsec) {
 
 static int check_opts(const rasio_event_opts_t *o, int *kind) {
   *kind = kind_of(o->flags);
-  if (*kind == 0 || o->notify == NULL) return RASIO_EINVAL;
+  if (*kind == 0 || o->notify == NULL || (o->ready & ~DIRS) != 0) return RASIO_EINVAL;
   if (*kind == RASIO__KIND_SIGNAL && (o->nsec > INT32_MAX || !rasio__sig_valid((int)o->nsec)))
     return RASIO_EINVAL;
   if (*kind == RASIO__KIND_FD && (o->fd == RASIO_INVALID_FD || o->fd < 0)) return RASIO_EBADF;
@@ -91,13 +95,19 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   ev->node.is_event = true;
   ev->u.timer.index = RASIO__NO_INDEX;
   if (kind == RASIO__KIND_SIGNAL) ev->u.sig.signo = (int)opts->nsec;
-  atomic_init(&ev->state, RASIO__ACTIVE);
+  if (kind == RASIO__KIND_STDIN) {
+    ev->fd = rasio__stdin_fd();
+    ev->u.in.mode = RASIO__STDIN_BACKEND; /* ALWAYS only if the kernel refuses it */
+  }
   rasio__mutex_init(&ev->arm_lock);
+  /* Publishes the fields above: the loop thread learns of ev through the kernel, which
+   * orders memory but not in C11's terms, so it loads state (acquire) before anything. */
+  atomic_store_explicit(&ev->state, RASIO__ACTIVE, memory_order_release);
 
   /* Published before subscribing: a notification may run before new returns. */
   *out = ev;
   count_live(loop, ev->noisy, true);
-  rc = subscribe(ev, opts->nsec);
+  rc = subscribe(ev, opts->nsec, opts->ready);
   if (rc == 0) return 0;
   *out = NULL;
   count_live(loop, ev->noisy, false);
@@ -133,16 +143,28 @@ static uint32_t take_oneshot(rasio_event_t *ev, uint32_t dirs) {
   return deliver;
 }
 
-void rasio__event_ready(rasio_event_t *ev, uint32_t dirs) {
-  uint32_t deliver;
-  if (ev->flags & RASIO_ONESHOT) {
-    deliver = take_oneshot(ev, dirs);
-  } else {
-    deliver = dirs & ev->flags & DIRS;
-    if (deliver & RASIO_READ) atomic_store(&ev->readable, true);
-    if (deliver & RASIO_WRITE) atomic_store(&ev->writeable, true);
-  }
+/* Persistent events deliver whatever the kernel reports within the interest. */
+static uint32_t take_persistent(rasio_event_t *ev, uint32_t dirs) {
+  dirs &= ev->flags;
+  if (dirs & RASIO_READ) atomic_store(&ev->readable, true);
+  if (dirs & RASIO_WRITE) atomic_store(&ev->writeable, true);
+  return dirs;
+}
+
+void rasio__event_ready(rasio_event_t *ev, uint32_t flags) {
+  if (atomic_load_explicit(&ev->state, memory_order_acquire) != RASIO__ACTIVE) return;
+  uint32_t dirs = flags & DIRS;
+  uint32_t deliver = flags & RASIO_USER; /* never gated: the owner asked for it */
+  if (dirs != 0)
+    deliver |= (ev->flags & RASIO_ONESHOT) ? take_oneshot(ev, dirs) : take_persistent(ev, dirs);
   if (deliver != 0) rasio__deliver(ev, deliver, 0);
+}
+
+int rasio_event_post(rasio_event_t *ev) {
+  if (!rasio__event_valid(ev)) return RASIO_EINVAL;
+  if (atomic_load(&ev->state) != RASIO__ACTIVE) return RASIO_ESTATE;
+  rasio__loop_post_ready(ev->loop, ev, RASIO_USER);
+  return 0;
 }
 
 void rasio__event_gone(rasio_event_t *ev) { rasio__loop_dispose(ev->loop, ev); }

@@ -133,7 +133,8 @@ static void synth_dispatch(rasio_loop_t *loop) {
   while (budget-- > 0 && (ev = synth_pop(loop, &flags)) != NULL) {
     rasio__event_ready(ev, flags);
     /* A level source stays ready while it is subscribed (post_ready checks that). */
-    if (ev->flags & RASIO_LEVEL) rasio__loop_post_ready(loop, ev, flags);
+    if ((ev->flags & RASIO_LEVEL) && (flags & RASIO_READ))
+      rasio__loop_post_ready(loop, ev, RASIO_READ);
   }
 }
 

@@ -69,7 +69,7 @@ typedef struct rasio__backend {
 extern const rasio__backend_t *const rasio__backends[];
 
 /* Core entry points for backends (loop thread, from inside wait()). */
-void rasio__event_ready(rasio_event_t *ev, uint32_t dirs);
+void rasio__event_ready(rasio_event_t *ev, uint32_t flags);
 void rasio__event_gone(rasio_event_t *ev);
 
 #endif
