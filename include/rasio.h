@@ -109,7 +109,8 @@ enum {
   RASIO_ONESHOT = 1u << 8,  /* each direction fires once, then waits for a re-arm */
   RASIO_LEVEL = 1u << 9,    /* persistent level-triggered (default is persistent edge) */
   RASIO_DISPOSED = 1u << 10, /* notification only: the last one; the event may be destroyed */
-  RASIO_STDIN = 1u << 11    /* interest: this event watches the process's standard input */
+  RASIO_STDIN = 1u << 11,   /* interest: this event watches the process's standard input */
+  RASIO_USER = 1u << 12     /* notification only: the owner asked for it (rasio_event_post) */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ RASIO_API uint64_t rasio_now_ns(void);
  * ------------------------------------------------------------------------------------- */
 
 /* Every notification. Runs on the loop thread (inline executor) or on the thread that drains
- * the event's mailbox. flags is a set of READ, WRITE, TIMER, SIGNAL, ERROR or exactly
+ * the event's mailbox. flags is a set of READ, WRITE, TIMER, SIGNAL, ERROR, USER, or exactly
  * DISPOSED; arg is the number of coalesced deliveries for SIGNAL, else 0. */
 typedef void (*rasio_notify_fn)(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
 
@@ -192,6 +193,10 @@ typedef struct rasio_event_opts {
   /* NULL: inline executor (notify runs on the loop thread).
    * Otherwise notifications are posted to this mailbox and run where it is drained. */
   rasio_mailbox_t *mailbox;
+  /* Directions the owner already knows are ready (e.g. WRITE for a freshly accepted
+   * socket): their readable/writeable flag starts set, and a ONESHOT event starts with
+   * them disarmed, as if just delivered. The owner re-arms them as usual. */
+  uint32_t ready;
 } rasio_event_opts_t;
 
 /* Creates an event and subscribes it. On error nothing was created and the fd is untouched
@@ -224,6 +229,13 @@ RASIO_API int rasio_event_unsubscribe(rasio_event_t *ev);
 /* Frees the event. Legal only once DISPOSED has been delivered to the owner (ESTATE before).
  * Releases the event's noisy count. No thread may use the event afterwards. */
 RASIO_API int rasio_event_destroy(rasio_event_t *ev);
+
+/* Asks for one RASIO_USER notification through the event's executor at the loop's next
+ * iteration, in order with its other notifications; posts made before it runs merge into
+ * one. Lets an owner yield (stop a read loop early and continue later) without a system
+ * call. Any thread, any kind of event. ESTATE after unsubscribe (nothing is delivered
+ * after it anyway). */
+RASIO_API int rasio_event_post(rasio_event_t *ev);
 
 /* Timer events: re-arm relative to now, replacing any pending expiry (0 = at once).
  * Any thread, including inside the timer's own notification. A TIMER already produced may
@@ -276,6 +288,229 @@ RASIO_API size_t rasio_mailbox_drain(rasio_mailbox_t *mb, size_t max);
 
 /* Frees the mailbox. EBUSY while it holds anything (drain first). No concurrent posts. */
 RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
+
+/* ---------------------------------------------------------------------------------------
+ * Socket layer: non-blocking socket calls
+ *
+ * Every I/O call returns RASIO_IO_OK, RASIO_IO_RETRY or RASIO_IO_ERROR and always writes
+ * the byte count (0 unless OK). OK with 0 bytes happens only for an empty datagram; a
+ * stream read of 0 (peer closed) is ERROR. RETRY means would-block (and, for writes, a
+ * transient lack of buffers); nothing else is RETRY. The calls never block and never raise
+ * SIGPIPE. After ERROR, rasio_sock_last_error() gives the reason (RASIO_EPIPE..., or 0 for
+ * the end of a stream). I/O calls take the event so a backend that emulates edges learns about RETRY:
+ * with persistent edge events, read (write) until RETRY before waiting for the next READ
+ * (WRITE); that is the portable edge rule.
+ * Sockets made here are non-blocking, close-on-exec, and on Windows non-overlapped.
+ * ------------------------------------------------------------------------------------- */
+
+/* The I/O results (RASIO_ERROR is the notification flag, hence the IO_ prefix). */
+enum { RASIO_IO_OK = 0, RASIO_IO_RETRY = 1, RASIO_IO_ERROR = 2 };
+
+enum { RASIO_AF_ANY = 0, RASIO_AF_INET4 = 4, RASIO_AF_INET6 = 6 };
+
+/* A socket address (IPv4 or IPv6), as large as any the OS uses. */
+typedef struct rasio_addr {
+  union {
+    uint8_t raw[128];
+    uint64_t align_;
+  } u;
+  uint32_t len; /* 0: no address */
+} rasio_addr_t;
+
+/* A gather-write segment; the layout of POSIX struct iovec. */
+typedef struct rasio_iovec {
+  const void *base;
+  size_t len;
+} rasio_iovec_t;
+
+/* The reason for this thread's last RASIO_ERROR from an I/O call (0 = stream end). */
+RASIO_API int rasio_sock_last_error(void);
+
+RASIO_API int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count);
+RASIO_API int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count);
+/* Gather write; a partial write is OK with a short count. At most 1024 segments. */
+RASIO_API int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
+                               size_t *count);
+/* One datagram; an oversized one delivers its prefix (OK, count = len); from may be NULL.
+ * On RETRY or ERROR *from is left untouched. */
+RASIO_API int rasio_sock_recvfrom(rasio_event_t *ev, void *buf, size_t len, rasio_addr_t *from,
+                                  size_t *count);
+/* ERROR without any system call if `to` is not an IPv4/IPv6 address. */
+RASIO_API int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len,
+                                const rasio_addr_t *to, size_t *count);
+/* Accepts one connection: OK with a non-blocking socket in *out (peer may be NULL),
+ * RETRY when the backlog is empty, ERROR otherwise (the listener keeps working; call
+ * again). */
+RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer);
+
+/* Listening sockets. host NULL or "" = wildcard; port "0" = ephemeral. family is
+ * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set. On success *out is the socket and, if
+ * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code. */
+RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int family,
+                                    rasio_fd_t *out, rasio_addr_t *bound);
+RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
+                                    rasio_fd_t *out, rasio_addr_t *bound);
+
+/* Starts a connect to every address host resolves to, in parallel. Each attempt that
+ * started gets its own event, made from tmpl with fd set and own_fd forced on (flags
+ * should hold WRITE: a connect's completion, success or failure, arrives as WRITE; read
+ * rasio_sock_error to tell which). Up to max events are written to events[]. Returns the
+ * number of attempts started (0 if the name does not resolve or every attempt failed at
+ * once), or a negative RASIO_E* code for a bad argument. */
+RASIO_API int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port,
+                                     int family, const rasio_event_opts_t *tmpl,
+                                     rasio_event_t **events, size_t max);
+
+/* Shuts the write side (sends FIN). 0 or RASIO_E*. */
+RASIO_API int rasio_sock_shutdown(rasio_fd_t fd);
+/* Closes a socket that was never handed to an event (own_fd); 0 or RASIO_E*. */
+RASIO_API int rasio_sock_close(rasio_fd_t fd);
+/* The pending socket error (SO_ERROR) as a RASIO_E* code, 0 if none; clears it. */
+RASIO_API int rasio_sock_error(rasio_fd_t fd);
+
+/* Options. 0 or RASIO_E*. */
+RASIO_API int rasio_sock_set_nodelay(rasio_fd_t fd, bool on);
+RASIO_API int rasio_sock_set_keepalive(rasio_fd_t fd, bool on, unsigned idle_s);
+RASIO_API int rasio_sock_set_sndbuf(rasio_fd_t fd, int bytes);
+RASIO_API int rasio_sock_set_rcvbuf(rasio_fd_t fd, int bytes);
+RASIO_API int rasio_sock_get_sndbuf(rasio_fd_t fd, int *bytes);
+RASIO_API int rasio_sock_get_rcvbuf(rasio_fd_t fd, int *bytes);
+RASIO_API int rasio_sock_set_broadcast(rasio_fd_t fd, bool on);
+RASIO_API int rasio_sock_set_ttl(rasio_fd_t fd, int ttl);
+RASIO_API int rasio_sock_set_multicast_ttl(rasio_fd_t fd, int ttl);
+RASIO_API int rasio_sock_set_multicast_loop(rasio_fd_t fd, bool on);
+/* Joins / leaves a multicast group (numeric address); iface NULL = any. */
+RASIO_API int rasio_sock_multicast_join(rasio_fd_t fd, const char *group, const char *iface);
+RASIO_API int rasio_sock_multicast_leave(rasio_fd_t fd, const char *group, const char *iface);
+
+/* Addresses. */
+RASIO_API int rasio_sock_local_addr(rasio_fd_t fd, rasio_addr_t *out);
+RASIO_API int rasio_sock_peer_addr(rasio_fd_t fd, rasio_addr_t *out);
+/* Numeric host and port into an address; ENOTFOUND if host is not numeric. */
+RASIO_API int rasio_addr_parse(const char *host, uint16_t port, rasio_addr_t *out);
+/* "1.2.3.4:80" or "[::1]:80" into buf (always terminated); returns 0 or EINVAL. */
+RASIO_API int rasio_addr_format(const rasio_addr_t *addr, char *buf, size_t len);
+RASIO_API uint16_t rasio_addr_port(const rasio_addr_t *addr);
+/* RASIO_AF_INET4, RASIO_AF_INET6, or 0 for an empty/unknown address. */
+RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
+
+/* ---------------------------------------------------------------------------------------
+ * Net layer: TCP connections, TCP listeners, UDP sockets
+ *
+ * State machines over the event contract, driven by callbacks. Each object runs on one
+ * executor (inline on the loop thread, or a mailbox); every callback runs there, and every
+ * call on the object must be made there too (a listener's connections share its
+ * executor). Creation may happen on any thread. Callbacks may run inside calls such as
+ * write (a write that fails closes the connection). Every object ends with exactly one
+ * final callback (closed, or connect_failed for a client that never connected); the
+ * object is freed by rasio some time after it returns, so drop the pointer there.
+ * Objects are noisy: they keep the loop running until they are gone.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct rasio_tcp rasio_tcp_t;
+typedef struct rasio_tcp_listener rasio_tcp_listener_t;
+typedef struct rasio_udp rasio_udp_t;
+
+typedef struct rasio_tcp_cb {
+  /* Client: the first attempt that succeeded won; the others were torn down. */
+  void (*connected)(rasio_tcp_t *c);
+  /* Client: every attempt failed (err: the last failure). Final. */
+  void (*connect_failed)(rasio_tcp_t *c, int err);
+  /* Bytes arrived (with rasio_tcp_expect(n), exactly n at a time). Return false to stop
+   * reading for this turn; reading resumes at the loop's next iteration. */
+  bool (*received)(rasio_tcp_t *c, const void *data, size_t len);
+  /* The kernel refused bytes: writes are queued until it accepts them again. */
+  void (*throttled)(rasio_tcp_t *c);
+  /* The queue drained after writability returned. */
+  void (*unthrottled)(rasio_tcp_t *c);
+  /* The connection is gone (peer closed, error, or our close finished). Final. */
+  void (*closed)(rasio_tcp_t *c);
+} rasio_tcp_cb_t;
+
+typedef struct rasio_tcp_opts {
+  const rasio_tcp_cb_t *cb; /* copied; NULL members are skipped */
+  void *data;               /* rasio_tcp_data() */
+  rasio_mailbox_t *mailbox; /* executor; NULL = inline */
+  size_t read_size;         /* read buffer bytes (default 16 KiB, minimum 1) */
+  size_t read_budget;       /* bytes read per turn before yielding (default 64 KiB) */
+} rasio_tcp_opts_t;
+
+/* Starts a client connection, attempting every address host resolves to in parallel.
+ * Returns 0 (the outcome arrives as connected or connect_failed), ENOTFOUND if nothing
+ * could be attempted (nothing is created), or another RASIO_E*. *out is set before any
+ * callback can run. */
+RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
+                                const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
+/* Queues bytes (copied) and sends what the kernel takes now. ESTATE if the connection is
+ * not connected or is closing; ENOMEM. */
+RASIO_API int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len);
+RASIO_API int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt);
+/* Deliver received data in chunks of exactly n bytes (0: whatever arrived). */
+RASIO_API int rasio_tcp_expect(rasio_tcp_t *c, size_t n);
+/* A muted connection does not read (so it does not notice a peer close) until unmuted. */
+RASIO_API void rasio_tcp_mute(rasio_tcp_t *c);
+RASIO_API void rasio_tcp_unmute(rasio_tcp_t *c);
+/* Graceful close: flush queued writes, send FIN, wait for the peer's FIN, then closed.
+ * A muted connection is closed hard. */
+RASIO_API void rasio_tcp_close(rasio_tcp_t *c);
+/* Immediate close: queued writes are dropped; closed runs before this returns. */
+RASIO_API void rasio_tcp_hard_close(rasio_tcp_t *c);
+/* Replaces the callbacks and user data (e.g. inside the listener's accepted). */
+RASIO_API void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *data);
+RASIO_API void *rasio_tcp_data(const rasio_tcp_t *c);
+RASIO_API rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c);
+RASIO_API size_t rasio_tcp_queued(const rasio_tcp_t *c); /* bytes waiting to be sent */
+RASIO_API bool rasio_tcp_throttled(const rasio_tcp_t *c);
+
+typedef struct rasio_tcp_listener_cb {
+  /* A connection was accepted. Give it callbacks with rasio_tcp_set_callbacks; return
+   * false to refuse it (it is closed without callbacks). */
+  bool (*accepted)(rasio_tcp_listener_t *l, rasio_tcp_t *c);
+  /* The listener is gone (closed by rasio_tcp_listener_close or an error). Final. */
+  void (*closed)(rasio_tcp_listener_t *l);
+} rasio_tcp_listener_cb_t;
+
+typedef struct rasio_tcp_listener_opts {
+  const rasio_tcp_listener_cb_t *cb;
+  void *data;
+  rasio_mailbox_t *mailbox;   /* executor of the listener and its connections */
+  size_t limit;               /* live connections at most (0: no limit) */
+  rasio_tcp_opts_t conn;      /* read_size / read_budget for accepted connections */
+} rasio_tcp_listener_opts_t;
+
+/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). */
+RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
+                               const rasio_tcp_listener_opts_t *opts,
+                               rasio_tcp_listener_t **out);
+RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
+RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
+RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);
+
+typedef struct rasio_udp_cb {
+  /* One datagram (possibly empty, or a prefix if larger than read_size). */
+  void (*received)(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *from);
+  /* The socket is gone (closed by rasio_udp_close, or an error). Final. */
+  void (*closed)(rasio_udp_t *u);
+} rasio_udp_cb_t;
+
+typedef struct rasio_udp_opts {
+  const rasio_udp_cb_t *cb;
+  void *data;
+  rasio_mailbox_t *mailbox;
+  size_t read_size;   /* largest datagram delivered whole (default 65536, minimum 1) */
+  size_t read_budget; /* datagrams per turn before yielding (default 64) */
+} rasio_udp_opts_t;
+
+RASIO_API int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
+                             const rasio_udp_opts_t *opts, rasio_udp_t **out);
+/* Sends one datagram: RASIO_IO_OK, RASIO_IO_RETRY (not sent: the caller decides), or
+ * RASIO_IO_ERROR (rasio_sock_last_error() tells why; the socket closes, closed follows). */
+RASIO_API int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len,
+                             const rasio_addr_t *to);
+RASIO_API void rasio_udp_close(rasio_udp_t *u);
+RASIO_API void *rasio_udp_data(const rasio_udp_t *u);
+RASIO_API rasio_fd_t rasio_udp_fd(const rasio_udp_t *u); /* for rasio_sock_set_* options */
+RASIO_API int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out);
 
 #ifdef __cplusplus
 }

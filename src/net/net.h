@@ -1,0 +1,17 @@
+/* What the net layer's files share: a listener creates connections and hears when they
+ * close. Everything here runs on the objects' executor thread. */
+#ifndef RASIO_NET_H
+#define RASIO_NET_H
+
+#include "rasio.h"
+
+/* A server-side connection on an accepted socket (fd is consumed either way); NULL if it
+ * could not be made. */
+rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
+                                 const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox);
+/* Closes an accepted connection that the user refused, without callbacks. */
+void rasio__tcp_refuse(rasio_tcp_t *c);
+/* A connection made by l closed. */
+void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
+
+#endif

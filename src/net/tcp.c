@@ -1,0 +1,473 @@
+/* TCP connections: a state machine over one ONESHOT READ|WRITE event.
+ *
+ * Reading: on READ the connection reads into its buffer until RETRY (then clears
+ * readable and re-arms READ), or until its per-turn budget is spent or `received` asks to
+ * stop (then it posts itself a USER notification and continues at the next iteration
+ * without any system call). A muted connection stops reading with readable still set, so
+ * nothing is armed and a peer close goes unnoticed until unmute.
+ * Writing: a write goes straight to the kernel while nothing is queued; whatever the
+ * kernel refuses is copied to a queue, `throttled` fires, and WRITE is re-armed. The queue
+ * is gather-sent on WRITE; when it drains, `unthrottled` fires.
+ * Closing: close() flushes the queue, shuts the write side and keeps reading until the
+ * peer's FIN; a peer FIN does the same from the other end (queued bytes still go out).
+ * hard_close() unsubscribes at once. The object is freed when its final callback has run
+ * and every event it made has been disposed.
+ *
+ * A client starts with one event per address; they are created disarmed and armed from
+ * the executor (through a USER notification), so no callback can run while the creating
+ * thread is still filling in the connection.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/net.h"
+#include "rasio.h"
+
+#define DEFAULT_READ_SIZE (16 * 1024)
+#define DEFAULT_READ_BUDGET (64 * 1024)
+#define MAX_ATTEMPTS 16
+#define IOV_BATCH 64
+
+typedef struct chunk {
+  struct chunk *next;
+  size_t off, len;
+  char data[];
+} chunk_t;
+
+struct rasio_tcp {
+  rasio_loop_t *loop;
+  rasio_tcp_cb_t cb;
+  void *data;
+  rasio_mailbox_t *mailbox;
+  rasio_tcp_listener_t *listener; /* server side: told when this connection closes */
+  rasio_event_t *ev;              /* the connection's event (client: the winning attempt) */
+  rasio_event_t *attempts[MAX_ATTEMPTS];
+  size_t n_attempts;   /* client attempts still undecided */
+  size_t live_events;  /* events not disposed yet */
+  int last_err;
+
+  char *rbuf;
+  size_t rcap, rlen, expect, read_budget;
+  chunk_t *whead, *wtail;
+  size_t queued;
+
+  bool connected, readable, writeable, reading, muted, throttled;
+  bool closing, shut_wr, peer_shut, done;
+};
+
+static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
+
+static const rasio_tcp_cb_t no_callbacks;
+
+static rasio_tcp_t *conn_new(rasio_loop_t *loop, const rasio_tcp_opts_t *o, rasio_mailbox_t *mb) {
+  rasio_tcp_t *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->rcap = o != NULL && o->read_size > 0 ? o->read_size : DEFAULT_READ_SIZE;
+  c->rbuf = malloc(c->rcap);
+  if (c->rbuf == NULL) {
+    free(c);
+    return NULL;
+  }
+  c->loop = loop;
+  c->mailbox = mb;
+  c->read_budget = o != NULL && o->read_budget > 0 ? o->read_budget : DEFAULT_READ_BUDGET;
+  rasio_tcp_set_callbacks(c, o != NULL ? o->cb : NULL, o != NULL ? o->data : NULL);
+  return c;
+}
+
+static void drop_queue(rasio_tcp_t *c) {
+  while (c->whead != NULL) {
+    chunk_t *k = c->whead;
+    c->whead = k->next;
+    free(k);
+  }
+  c->wtail = NULL;
+  c->queued = 0;
+}
+
+static void maybe_free(rasio_tcp_t *c) {
+  if (!c->done || c->live_events > 0) return;
+  drop_queue(c);
+  free(c->rbuf);
+  free(c);
+}
+
+static void hard_close(rasio_tcp_t *c) {
+  if (c->done) return;
+  c->done = true;
+  for (size_t i = 0; i < c->n_attempts; i++) rasio_event_unsubscribe(c->attempts[i]);
+  c->n_attempts = 0;
+  if (c->ev != NULL) rasio_event_unsubscribe(c->ev); /* rasio closes the socket */
+  drop_queue(c);
+  c->readable = c->writeable = false;
+  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
+  if (c->cb.closed != NULL) c->cb.closed(c);
+}
+
+static void try_shutdown(rasio_tcp_t *c) {
+  if (!c->closing || c->done) return;
+  if (!c->connected) {
+    hard_close(c);
+    return;
+  }
+  if (c->whead != NULL) return; /* flush first */
+  if (!c->shut_wr) {
+    c->shut_wr = true;
+    (void)rasio_sock_shutdown(rasio_event_fd(c->ev));
+  }
+  if (c->peer_shut) hard_close(c);
+}
+
+/* --- writing ----------------------------------------------------------------------- */
+
+static void throttle(rasio_tcp_t *c) {
+  c->writeable = false;
+  rasio_event_set_writeable(c->ev, false); /* clear before re-arming: the protocol */
+  if (rasio_event_resubscribe_write(c->ev) != 0) {
+    hard_close(c);
+    return;
+  }
+  if (!c->throttled) {
+    c->throttled = true;
+    if (c->cb.throttled != NULL) c->cb.throttled(c);
+  }
+}
+
+static void consume(rasio_tcp_t *c, size_t n) {
+  c->queued -= n;
+  while (n > 0) {
+    chunk_t *k = c->whead;
+    size_t take = k->len - k->off < n ? k->len - k->off : n;
+    k->off += take;
+    n -= take;
+    if (k->off < k->len) break;
+    c->whead = k->next;
+    if (c->whead == NULL) c->wtail = NULL;
+    free(k);
+  }
+}
+
+/* Gather-sends the queue while the kernel takes it. */
+static void flush(rasio_tcp_t *c) {
+  while (c->whead != NULL && c->writeable && !c->done) {
+    rasio_iovec_t iov[IOV_BATCH];
+    size_t n = 0, total = 0, sent;
+    for (chunk_t *k = c->whead; k != NULL && n < IOV_BATCH; k = k->next, n++) {
+      iov[n].base = k->data + k->off;
+      iov[n].len = k->len - k->off;
+      total += iov[n].len;
+    }
+    int r = rasio_sock_sendv(c->ev, iov, n, &sent);
+    if (r == RASIO_IO_ERROR) {
+      hard_close(c);
+      return;
+    }
+    consume(c, sent);
+    if (r == RASIO_IO_RETRY || sent < total) throttle(c); /* the kernel refused bytes */
+  }
+  if (c->whead == NULL && c->throttled && !c->done) {
+    c->throttled = false;
+    if (c->cb.unthrottled != NULL) c->cb.unthrottled(c);
+  }
+}
+
+/* Copies the part of iov after the first `skip` bytes into one queued chunk. */
+static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size_t total,
+                   size_t skip) {
+  chunk_t *k = malloc(sizeof *k + (total - skip));
+  if (k == NULL) return RASIO_ENOMEM;
+  k->next = NULL;
+  k->off = 0;
+  k->len = 0;
+  for (size_t i = 0; i < iovcnt; i++) {
+    size_t from = skip < iov[i].len ? skip : iov[i].len;
+    skip -= from;
+    memcpy(k->data + k->len, (const char *)iov[i].base + from, iov[i].len - from);
+    k->len += iov[i].len - from;
+  }
+  if (c->wtail != NULL) c->wtail->next = k;
+  else c->whead = k;
+  c->wtail = k;
+  c->queued += k->len;
+  return 0;
+}
+
+int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
+  if (c == NULL || (iov == NULL && iovcnt > 0) || iovcnt > 1024) return RASIO_EINVAL;
+  if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
+  size_t total = 0, sent = 0;
+  for (size_t i = 0; i < iovcnt; i++) total += iov[i].len;
+  if (total == 0) return 0;
+  /* Something queued means the kernel is full (WRITE is armed): keep the order. */
+  if (c->whead != NULL || !c->writeable) return enqueue(c, iov, iovcnt, total, 0);
+  int r = rasio_sock_sendv(c->ev, iov, iovcnt, &sent);
+  if (r == RASIO_IO_ERROR) {
+    int err = rasio_sock_last_error();
+    hard_close(c);
+    return err != 0 ? err : RASIO_EPIPE;
+  }
+  if (sent == total) return 0;
+  int rc = enqueue(c, iov, iovcnt, total, sent);
+  throttle(c); /* the kernel took only part of it */
+  return rc;
+}
+
+int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len) {
+  rasio_iovec_t iov = {data, len};
+  return rasio_tcp_writev(c, &iov, 1);
+}
+
+/* --- reading ----------------------------------------------------------------------- */
+
+/* Hands buffered bytes to `received`; false if it asked to stop for this turn. */
+static bool deliver(rasio_tcp_t *c) {
+  size_t off = 0;
+  bool go = true;
+  while (go && !c->done && !c->muted && c->rlen > off) {
+    size_t n = c->expect != 0 ? c->expect : c->rlen - off;
+    if (c->rlen - off < n) break;
+    go = c->cb.received == NULL || c->cb.received(c, c->rbuf + off, n);
+    off += n;
+  }
+  if (c->done) return false;
+  memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+  c->rlen -= off;
+  return go;
+}
+
+static void peer_gone(rasio_tcp_t *c, int err) {
+  c->readable = false;
+  if (err != 0) {
+    hard_close(c);
+    return;
+  }
+  /* A FIN: the peer may still read, so queued bytes go out before the connection ends. */
+  c->peer_shut = true;
+  c->closing = true;
+  try_shutdown(c);
+}
+
+static void yield(rasio_tcp_t *c) {
+  if (rasio_event_post(c->ev) != 0) hard_close(c);
+}
+
+static void read_loop(rasio_tcp_t *c) {
+  if (c->reading) return; /* re-entered from a callback: the outer loop carries on */
+  c->reading = true;
+  size_t got = 0;
+  while (c->readable && !c->done && !c->muted) {
+    if (!deliver(c)) {
+      if (!c->done) yield(c);
+      break;
+    }
+    if (c->done || c->muted) break;
+    if (got >= c->read_budget) {
+      yield(c);
+      break;
+    }
+    size_t n;
+    int r = rasio_sock_recv(c->ev, c->rbuf + c->rlen, c->rcap - c->rlen, &n);
+    if (r == RASIO_IO_OK) {
+      c->rlen += n;
+      got += n;
+    } else if (r == RASIO_IO_RETRY) {
+      c->readable = false;
+      rasio_event_set_readable(c->ev, false); /* clear before re-arming: the protocol */
+      if (rasio_event_resubscribe_read(c->ev) != 0) hard_close(c);
+    } else {
+      peer_gone(c, rasio_sock_last_error());
+    }
+  }
+  c->reading = false;
+}
+
+/* --- connecting -------------------------------------------------------------------- */
+
+static void drop_attempt(rasio_tcp_t *c, rasio_event_t *ev) {
+  for (size_t i = 0; i < c->n_attempts; i++) {
+    if (c->attempts[i] != ev) continue;
+    c->attempts[i] = c->attempts[--c->n_attempts];
+    return;
+  }
+}
+
+static void adopt(rasio_tcp_t *c, rasio_event_t *ev, uint32_t flags) {
+  c->ev = ev;
+  c->connected = true;
+  c->writeable = true;
+  c->readable = (flags & RASIO_READ) != 0;
+  for (size_t i = 0; i < c->n_attempts; i++) rasio_event_unsubscribe(c->attempts[i]);
+  c->n_attempts = 0; /* the losers are torn down; their DISPOSED still counts */
+  if (c->cb.connected != NULL) c->cb.connected(c);
+  if (!c->done) read_loop(c);
+  if (!c->done) flush(c);
+  try_shutdown(c);
+}
+
+/* Arms every attempt; runs on the executor (see the file comment). */
+static void arm_attempts(rasio_tcp_t *c) {
+  for (size_t i = 0; i < c->n_attempts; i++) {
+    rasio_event_set_readable(c->attempts[i], false);
+    rasio_event_set_writeable(c->attempts[i], false);
+    (void)rasio_event_resubscribe(c->attempts[i]);
+  }
+}
+
+static void attempt_notify(rasio_tcp_t *c, rasio_event_t *ev, uint32_t flags) {
+  if (flags & RASIO_USER) arm_attempts(c);
+  if (!(flags & (RASIO_WRITE | RASIO_ERROR))) return; /* completion always carries WRITE */
+  drop_attempt(c, ev);
+  int err = (flags & RASIO_ERROR) ? RASIO_EOS : rasio_sock_error(rasio_event_fd(ev));
+  if (err == 0 && !c->connected && !c->done) {
+    adopt(c, ev, flags);
+    return;
+  }
+  if (err != 0) c->last_err = err;
+  rasio_event_unsubscribe(ev);
+  if (c->connected || c->done || c->n_attempts > 0) return;
+  c->done = true;
+  if (c->cb.connect_failed != NULL) c->cb.connect_failed(c, c->last_err);
+}
+
+int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
+                      const rasio_tcp_opts_t *opts, rasio_tcp_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || host == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
+  rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
+  if (c == NULL) return RASIO_ENOMEM;
+  /* Disarmed at birth (ready = both): nothing fires until arm_attempts runs. */
+  rasio_event_opts_t tmpl = {.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                             .noisy = true, .notify = notify, .ctx = c,
+                             .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
+  int n = rasio_sock_connect_tcp(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts, MAX_ATTEMPTS);
+  if (n <= 0) {
+    free(c->rbuf);
+    free(c);
+    return n < 0 ? n : RASIO_ENOTFOUND;
+  }
+  c->n_attempts = c->live_events = (size_t)n;
+  *out = c;
+  /* The last touch of c on this thread: from here on it belongs to the executor. */
+  return rasio_event_post(c->attempts[0]);
+}
+
+/* --- the event's notifications --------------------------------------------------------- */
+
+static void disposed(rasio_tcp_t *c, rasio_event_t *ev) {
+  (void)rasio_event_destroy(ev);
+  c->live_events--;
+  maybe_free(c);
+}
+
+static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
+  (void)arg;
+  rasio_tcp_t *c = ctx;
+  if (flags & RASIO_DISPOSED) {
+    disposed(c, ev);
+    return;
+  }
+  if (ev != c->ev) {
+    attempt_notify(c, ev, flags);
+    return;
+  }
+  if (c->done) return;
+  if (flags & RASIO_ERROR) {
+    hard_close(c);
+    return;
+  }
+  if (flags & RASIO_WRITE) {
+    c->writeable = true;
+    flush(c);
+  }
+  if (flags & RASIO_READ) c->readable = true;
+  if (flags & (RASIO_READ | RASIO_USER)) read_loop(c);
+  try_shutdown(c);
+}
+
+/* --- server side --------------------------------------------------------------------- */
+
+rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
+                                 const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox) {
+  rasio_tcp_t *c = conn_new(loop, opts, mailbox);
+  if (c == NULL) {
+    (void)rasio_sock_close(fd);
+    return NULL;
+  }
+  c->listener = l;
+  c->connected = true;
+  c->writeable = true;
+  c->live_events = 1;
+  /* A fresh socket is writeable: start with WRITE delivered instead of asking for it. */
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
+                           .mailbox = mailbox, .ready = RASIO_WRITE};
+  if (rasio_event_new(loop, &eo, &c->ev) != 0) {
+    (void)rasio_sock_close(fd);
+    free(c->rbuf);
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void rasio__tcp_refuse(rasio_tcp_t *c) {
+  c->cb = no_callbacks;
+  hard_close(c);
+}
+
+/* --- the rest of the API --------------------------------------------------------------- */
+
+int rasio_tcp_expect(rasio_tcp_t *c, size_t n) {
+  if (c == NULL) return RASIO_EINVAL;
+  if (n > c->rcap) {
+    char *buf = realloc(c->rbuf, n);
+    if (buf == NULL) return RASIO_ENOMEM;
+    c->rbuf = buf;
+    c->rcap = n;
+  }
+  c->expect = n;
+  return 0;
+}
+
+void rasio_tcp_mute(rasio_tcp_t *c) {
+  if (c != NULL) c->muted = true;
+}
+
+void rasio_tcp_unmute(rasio_tcp_t *c) {
+  if (c == NULL || !c->muted) return;
+  c->muted = false;
+  /* Reading stopped with readable set and nothing armed: resume it here. */
+  if (c->readable && !c->done) {
+    read_loop(c);
+    try_shutdown(c);
+  }
+}
+
+void rasio_tcp_close(rasio_tcp_t *c) {
+  if (c == NULL || c->done) return;
+  if (c->muted || !c->connected) {
+    hard_close(c); /* a muted connection would never see the peer's FIN */
+    return;
+  }
+  c->closing = true;
+  try_shutdown(c);
+}
+
+void rasio_tcp_hard_close(rasio_tcp_t *c) {
+  if (c != NULL) hard_close(c);
+}
+
+void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *data) {
+  if (c == NULL) return;
+  c->cb = cb != NULL ? *cb : no_callbacks;
+  c->data = data;
+}
+
+void *rasio_tcp_data(const rasio_tcp_t *c) { return c != NULL ? c->data : NULL; }
+
+rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c) {
+  return c != NULL && c->ev != NULL ? rasio_event_fd(c->ev) : RASIO_INVALID_FD;
+}
+
+size_t rasio_tcp_queued(const rasio_tcp_t *c) { return c != NULL ? c->queued : 0; }
+bool rasio_tcp_throttled(const rasio_tcp_t *c) { return c != NULL && c->throttled; }

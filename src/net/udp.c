@@ -1,0 +1,122 @@
+/* UDP sockets: a persistent (edge) READ event.
+ *
+ * On READ the socket reads datagrams until RETRY, at most read_budget per turn (then it
+ * posts itself a USER notification), so a flood of datagrams, even empty ones, cannot
+ * starve timers or other sockets. A read or send error closes the socket.
+ */
+#include <stdlib.h>
+
+#include "rasio.h"
+
+#define DEFAULT_READ_SIZE 65536
+#define DEFAULT_READ_BUDGET 64
+
+struct rasio_udp {
+  rasio_loop_t *loop;
+  rasio_udp_cb_t cb;
+  void *data;
+  rasio_event_t *ev;
+  char *buf;
+  size_t size, budget;
+  bool readable, reading, done;
+};
+
+static void udp_free(rasio_udp_t *u) {
+  free(u->buf);
+  free(u);
+}
+
+static void read_loop(rasio_udp_t *u) {
+  if (u->reading) return;
+  u->reading = true;
+  for (size_t n = 0; u->readable && !u->done; n++) {
+    if (n == u->budget) {
+      if (rasio_event_post(u->ev) != 0) rasio_udp_close(u);
+      break;
+    }
+    rasio_addr_t from;
+    size_t got;
+    int r = rasio_sock_recvfrom(u->ev, u->buf, u->size, &from, &got);
+    if (r == RASIO_IO_OK) {
+      if (u->cb.received != NULL) u->cb.received(u, u->buf, got, &from);
+    } else if (r == RASIO_IO_RETRY) {
+      u->readable = false; /* persistent edge: the next datagram is a new edge */
+    } else {
+      rasio_udp_close(u);
+    }
+  }
+  u->reading = false;
+}
+
+static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
+  (void)arg;
+  rasio_udp_t *u = ctx;
+  if (flags & RASIO_DISPOSED) {
+    (void)rasio_event_destroy(ev);
+    udp_free(u); /* closed ran before the unsubscribe that led here */
+    return;
+  }
+  if (u->done) return;
+  if (flags & RASIO_ERROR) {
+    rasio_udp_close(u);
+    return;
+  }
+  if (flags & RASIO_READ) u->readable = true;
+  read_loop(u);
+}
+
+int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
+                   const rasio_udp_opts_t *opts, rasio_udp_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
+  rasio_udp_t *u = calloc(1, sizeof *u);
+  if (u == NULL) return RASIO_ENOMEM;
+  u->loop = loop;
+  u->size = opts != NULL && opts->read_size > 0 ? opts->read_size : DEFAULT_READ_SIZE;
+  u->budget = opts != NULL && opts->read_budget > 0 ? opts->read_budget : DEFAULT_READ_BUDGET;
+  if (opts != NULL && opts->cb != NULL) u->cb = *opts->cb;
+  if (opts != NULL) u->data = opts->data;
+  u->buf = malloc(u->size);
+  rasio_fd_t fd;
+  int rc = u->buf != NULL ? rasio_sock_listen_udp(host, port, family, &fd, NULL) : RASIO_ENOMEM;
+  if (rc != 0) {
+    udp_free(u);
+    return rc;
+  }
+  *out = u;
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ, .noisy = true, .own_fd = true,
+                           .notify = notify, .ctx = u,
+                           .mailbox = opts != NULL ? opts->mailbox : NULL};
+  rc = rasio_event_new(loop, &eo, &u->ev); /* the last touch of u on this thread */
+  if (rc == 0) return 0;
+  *out = NULL;
+  (void)rasio_sock_close(fd);
+  udp_free(u);
+  return rc;
+}
+
+int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *to) {
+  if (u == NULL || u->done) return RASIO_IO_ERROR;
+  size_t sent;
+  int r = rasio_sock_sendto(u->ev, data, len, to, &sent);
+  if (r == RASIO_IO_ERROR) rasio_udp_close(u); /* last_error survives: close makes no I/O */
+  return r;
+}
+
+void rasio_udp_close(rasio_udp_t *u) {
+  if (u == NULL || u->done) return;
+  u->done = true;
+  rasio_event_unsubscribe(u->ev);
+  if (u->cb.closed != NULL) u->cb.closed(u);
+}
+
+void *rasio_udp_data(const rasio_udp_t *u) { return u != NULL ? u->data : NULL; }
+
+rasio_fd_t rasio_udp_fd(const rasio_udp_t *u) {
+  return u != NULL ? rasio_event_fd(u->ev) : RASIO_INVALID_FD;
+}
+
+int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out) {
+  if (u == NULL || out == NULL) return RASIO_EINVAL;
+  return rasio_sock_local_addr(rasio_event_fd(u->ev), out);
+}
