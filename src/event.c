@@ -97,7 +97,8 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   if (kind == RASIO__KIND_SIGNAL) ev->u.sig.signo = (int)opts->nsec;
   if (kind == RASIO__KIND_STDIN) {
     ev->fd = rasio__stdin_fd();
-    ev->u.in.mode = RASIO__STDIN_BACKEND; /* ALWAYS only if the kernel refuses it */
+    /* BACKEND may still become ALWAYS if the kernel refuses it. */
+    ev->u.in.mode = rasio__stdin_needs_watcher() ? RASIO__STDIN_WATCHER : RASIO__STDIN_BACKEND;
   }
   rasio__mutex_init(&ev->arm_lock);
   /* Publishes the fields above: the loop thread learns of ev through the kernel, which

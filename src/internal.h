@@ -33,9 +33,10 @@ enum rasio__state {
 
 enum rasio__kind { RASIO__KIND_FD = 1, RASIO__KIND_TIMER, RASIO__KIND_SIGNAL, RASIO__KIND_STDIN };
 
-/* Standard input is watched by the backend (pipes, ttys, sockets) or, where the kernel has
- * no readiness for it (regular files, /dev/null), treated as always readable. */
-enum rasio__stdin_mode { RASIO__STDIN_BACKEND = 1, RASIO__STDIN_ALWAYS };
+/* Standard input is watched by the backend (pipes, ttys, sockets), by an OS watcher thread
+ * (Windows consoles and pipes) or, where nothing has readiness for it (regular files,
+ * /dev/null), treated as always readable. */
+enum rasio__stdin_mode { RASIO__STDIN_BACKEND = 1, RASIO__STDIN_WATCHER, RASIO__STDIN_ALWAYS };
 
 /* A node of a mailbox's intrusive MPSC queue. */
 typedef struct rasio__mnode {

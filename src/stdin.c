@@ -1,11 +1,15 @@
 /* Standard input, written once above the backends.
  *
  * While a stdin event is subscribed, READ comes whenever stdin can be read, and end of
- * input counts as readable, also for a subscription made after it. Where the kernel can
- * watch stdin (pipes, terminals, sockets) it is registered with the backend like a
- * socket, with the event's own trigger mode. Where it cannot (regular files, /dev/null, a
- * closed fd 0), stdin is always readable: READ comes once per subscription and again
- * after each re-arm (clear readable, resubscribe_read), or every iteration for LEVEL.
+ * input counts as readable, also for a subscription made after it. Three ways to know:
+ *  - BACKEND: the kernel watches it (POSIX pipes, terminals, sockets); it is registered
+ *    with the backend like a socket, with the event's own trigger mode.
+ *  - WATCHER: the OS layer's thread watches it (Windows consoles and pipes, which have no
+ *    socket readiness) and reports each time it becomes readable; the core turns that
+ *    into synthetic readiness, gated like any other.
+ *  - ALWAYS: nothing can watch it (regular files, /dev/null, no stdin at all), and it is
+ *    always readable: READ comes once per subscription and again after each re-arm
+ *    (clear readable, resubscribe_read), or every iteration for LEVEL.
  *
  * One stdin subscription per loop at a time. Each subscription is its own event, so a
  * readiness produced for an earlier subscription names that event, never a later one.
@@ -31,9 +35,30 @@ static int claim(rasio_event_t *ev) {
 /* Errors that mean "the kernel has no readiness for this descriptor". */
 static bool unpollable(int rc) { return rc == RASIO_ENOTSUP || rc == RASIO_EBADF; }
 
+/* The watcher's callback, on the watcher's thread. */
+static void watcher_ready(void *arg) {
+  rasio_event_t *ev = arg;
+  rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
+}
+
+static int watch(rasio_event_t *ev) {
+  rasio__mutex_lock(&ev->arm_lock);
+  ev->armed = RASIO_READ;
+  rasio__mutex_unlock(&ev->arm_lock);
+  int rc = rasio__stdin_watch_start(watcher_ready, ev);
+  /* Input (or its end) that came before the watch started is reported once here. */
+  if (rc == 0 && rasio__stdin_readable_now()) watcher_ready(ev);
+  return rc;
+}
+
 int rasio__stdin_subscribe(rasio_event_t *ev) {
   int rc = claim(ev);
   if (rc != 0) return rc;
+  if (ev->u.in.mode == RASIO__STDIN_WATCHER) {
+    rc = watch(ev);
+    if (rc != 0) claim_cleanup(ev);
+    return rc;
+  }
   rasio__mutex_lock(&ev->arm_lock);
   rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, RASIO_READ);
   if (rc == 0 || unpollable(rc)) ev->armed = RASIO_READ;
@@ -49,6 +74,7 @@ int rasio__stdin_subscribe(rasio_event_t *ev) {
 }
 
 void rasio__stdin_unsubscribe(rasio_event_t *ev) {
+  if (ev->u.in.mode == RASIO__STDIN_WATCHER) rasio__stdin_watch_stop();
   if (ev->u.in.mode == RASIO__STDIN_BACKEND) {
     rasio__mutex_lock(&ev->arm_lock);
     (void)ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_DEL, 0);
@@ -58,12 +84,14 @@ void rasio__stdin_unsubscribe(rasio_event_t *ev) {
   claim_cleanup(ev);
 }
 
-/* Re-arm of an always-readable stdin: it is ready now. */
+/* Re-arm without a kernel registration: a watched stdin reports at once if it is readable
+ * now (later readiness comes from the watcher); an always-readable one always is. */
 int rasio__stdin_rearm(rasio_event_t *ev) {
   rasio__mutex_lock(&ev->arm_lock);
   ev->armed |= RASIO_READ;
   rasio__mutex_unlock(&ev->arm_lock);
-  rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
+  if (ev->u.in.mode == RASIO__STDIN_ALWAYS || rasio__stdin_readable_now())
+    rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
   return 0;
 }
 

@@ -64,8 +64,17 @@ int rasio__sig_max(void);
 int rasio__sig_install(int signo, void (*handler)(int));
 void rasio__sig_restore(int signo);
 
-/* Standard input. */
+/* Standard input. POSIX watches fd 0 through the backend. Where no backend can watch it
+ * (Windows consoles and pipes have no socket readiness), the OS layer runs a watcher that
+ * calls ready(arg) from its own thread whenever stdin becomes readable (data or end of
+ * input). */
 rasio_fd_t rasio__stdin_fd(void);
+bool rasio__stdin_needs_watcher(void);
+int rasio__stdin_watch_start(void (*ready)(void *arg), void *arg);
+/* When this returns, no call of ready for the previous arg is running or will start. */
+void rasio__stdin_watch_stop(void);
+/* Watcher mode: would a read return something (data or end of input) right now? */
+bool rasio__stdin_readable_now(void);
 /* Non-blocking read: 0 with *count > 0 (data) or *count == 0 (end of input), RASIO_EAGAIN
  * when nothing can be read now, another RASIO_E* on a read error. */
 int rasio__stdin_read(void *buf, size_t len, size_t *count);

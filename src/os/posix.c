@@ -162,6 +162,19 @@ void rasio__sig_restore(int signo) { (void)sigaction(signo, &saved[signo], NULL)
 
 rasio_fd_t rasio__stdin_fd(void) { return STDIN_FILENO; }
 
+/* epoll and kqueue watch fd 0 themselves (or it is a file: always readable). */
+bool rasio__stdin_needs_watcher(void) { return false; }
+
+int rasio__stdin_watch_start(void (*ready)(void *arg), void *arg) {
+  (void)ready;
+  (void)arg;
+  return RASIO_ENOTSUP;
+}
+
+void rasio__stdin_watch_stop(void) {}
+
+bool rasio__stdin_readable_now(void) { return false; }
+
 int rasio__stdin_read(void *buf, size_t len, size_t *count) {
   *count = 0;
   /* stdin's file description is shared with the parent (a shell's terminal, say), so
