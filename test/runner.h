@@ -1,0 +1,67 @@
+/* The seam between the portable runner (runner.c) and its process layer: runner_posix.c now,
+ * a CreateProcess-based runner_win.c beside it later. The build picks the file; runner.c
+ * never spells an OS call.
+ *
+ * The portable side owns the schedule, the verdicts and the report; the process layer only
+ * starts a child with its output captured, waits, enforces deadlines and says how the child
+ * ended.
+ */
+#ifndef RASIO_TEST_RUNNER_H
+#define RASIO_TEST_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_MAX_JOBS 64
+
+typedef enum rt_state {
+  RT_PENDING = 0, /* not started yet */
+  RT_RUNNING,     /* spawned, not reaped */
+  RT_EXITED,      /* exited normally; code = exit status */
+  RT_CRASHED,     /* killed by a signal (or, on Windows, an exception); code and crash say which */
+  RT_TIMED_OUT,   /* killed by the runner at its deadline */
+  RT_SPAWN_FAILED /* never started; code = the OS error */
+} rt_state_t;
+
+typedef struct rt_job {
+  const char *name;
+  uint64_t deadline_ms; /* absolute, on rt_os_now_ms()'s clock */
+  uint64_t start_ms, end_ms;
+  rt_state_t state;
+  int code;
+  char crash[32]; /* e.g. "SIGSEGV" */
+  /* What the child wrote to stdout and stderr, interleaved as written. A flood keeps its
+   * beginning and its end (where the failure is); out_dropped bytes between them are gone. */
+  char *out;
+  size_t out_len, out_cap, out_dropped;
+  /* Owned by the process layer: a pid or process handle, and the capture's read end. */
+  intptr_t proc;
+  intptr_t pipe;
+} rt_job_t;
+
+/* Portable side, for the process layer: keep captured bytes (bounded; the rest is dropped
+ * and flagged, but the caller must keep reading so the child never blocks on a full pipe). */
+void rt_job_output(rt_job_t *job, const char *data, size_t len);
+
+/* Process layer. */
+
+/* Once in a test child, before the test runs (POSIX: ignore SIGPIPE, so a write to a closed
+ * socket is an error code rather than a silent death). */
+void rt_os_child_init(void);
+/* A path that re-executes this program, even under a wrapper such as valgrind. */
+const char *rt_os_self(const char *argv0);
+int rt_os_setenv(const char *name, const char *value);
+uint64_t rt_os_now_ms(void);
+/* Starts argv (argv[0] searched in PATH if it has no directory) in its own process group,
+ * stdin from the null device, stdout and stderr into the job's capture. Returns 0, or an OS
+ * error code (job untouched). */
+int rt_os_spawn(rt_job_t *job, char *const argv[]);
+/* Blocks until at least one of the n running jobs has ended: exited, crashed, or hit its
+ * deadline (then its whole process group is killed). Sets state, code and end_ms of every
+ * job that ended and collects all output they wrote. */
+void rt_os_wait(rt_job_t *const jobs[], size_t n);
+/* A printable description of an OS error code from rt_os_spawn. */
+const char *rt_os_strerror(int code);
+
+#endif
