@@ -351,12 +351,12 @@ RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int fami
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
 
-/* Starts a connect to every address host resolves to, in parallel. Each attempt that
- * started gets its own event, made from tmpl with fd set and own_fd forced on (flags
- * should hold WRITE: a connect's completion, success or failure, arrives as WRITE; read
- * rasio_sock_error to tell which). Up to max events are written to events[]. Returns the
- * number of attempts started (0 if the name does not resolve or every attempt failed at
- * once), or a negative RASIO_E* code for a bad argument. */
+/* Starts a connect to the addresses host resolves to, in parallel: at most max attempts
+ * start, and each one's event is written to events[]. Each event is made from tmpl with fd
+ * set and own_fd forced on (flags should hold WRITE: a connect's completion, success or
+ * failure, arrives as WRITE; rasio_sock_error tells which). Returns the number of attempts
+ * started (0 if the name does not resolve or every attempt failed at once), or a negative
+ * RASIO_E* code for a bad argument (EINVAL for NULL events or max 0). */
 RASIO_API int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port,
                                      int family, const rasio_event_opts_t *tmpl,
                                      rasio_event_t **events, size_t max);
