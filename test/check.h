@@ -8,16 +8,25 @@
 #define RASIO_TEST_CHECK_H
 
 #include <stdint.h>
+#include <stdio.h> /* mingw defines __MINGW_PRINTF_FORMAT here */
 
 #include "rasio.h"
 
 typedef void (*rt_test_fn)(void);
 
+/* mingw: the format checker must know which printf runs. With __USE_MINGW_ANSI_STDIO (set by
+ * the build) that is mingw's C99 one (%jd, %zu), which plain "printf" (msvcrt's) rejects. */
+#ifdef __MINGW32__
+#define RT_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define RT_PRINTF_FORMAT printf
+#endif
+
 /* Registration happens before main() through a constructor (gcc, clang and mingw). */
 void rt_register(const char *name, const char *file, rt_test_fn fn, int timeout_s);
 _Noreturn void rt_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-_Noreturn void rt_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+    __attribute__((format(RT_PRINTF_FORMAT, 3, 4)));
+_Noreturn void rt_skip(const char *fmt, ...) __attribute__((format(RT_PRINTF_FORMAT, 1, 2)));
 /* The backend this run targets ("epoll", "afd", ...): --backend, else RASIO_BACKEND, else
  * NULL (the platform default). Tests pass it to rasio_loop_new through rt_loop_new(). */
 const char *rt_backend(void);
