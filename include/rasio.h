@@ -344,7 +344,9 @@ RASIO_API int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len,
 RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer);
 
 /* Listening sockets. host NULL or "" = wildcard; port "0" = ephemeral. family is
- * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set. On success *out is the socket and, if
+ * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set on POSIX (restart despite TIME_WAIT) and
+ * for UDP; not for TCP on Windows, where it would let another socket steal a live port
+ * (Windows allows the restart anyway). On success *out is the socket and, if
  * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code. */
 RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
@@ -365,7 +367,8 @@ RASIO_API int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const
 RASIO_API int rasio_sock_shutdown(rasio_fd_t fd);
 /* Closes a socket that was never handed to an event (own_fd); 0 or RASIO_E*. */
 RASIO_API int rasio_sock_close(rasio_fd_t fd);
-/* The pending socket error (SO_ERROR) as a RASIO_E* code, 0 if none; clears it. */
+/* The pending socket error (SO_ERROR) as a RASIO_E* code, 0 if none. POSIX clears it by
+ * reading it; Wine (and possibly Windows) keeps reporting it, so do not rely on either. */
 RASIO_API int rasio_sock_error(rasio_fd_t fd);
 
 /* Options. 0 or RASIO_E*. */
