@@ -48,10 +48,13 @@ static int subscribe(rasio_event_t *ev, uint64_t nsec, uint32_t ready) {
   if (ready & RASIO_READ) atomic_store(&ev->readable, true);
   if (ready & RASIO_WRITE) atomic_store(&ev->writeable, true);
   if (ev->flags & RASIO_ONESHOT) dirs &= ~ready;
+  int rc = rasio__fdtab_add(ev->loop, ev);
+  if (rc != 0) return rc;
   rasio__mutex_lock(&ev->arm_lock);
-  int rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, dirs);
+  rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, dirs);
   if (rc == 0) ev->armed = dirs;
   rasio__mutex_unlock(&ev->arm_lock);
+  if (rc != 0) rasio__fdtab_remove(ev->loop, ev);
   return rc;
 }
 

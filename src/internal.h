@@ -73,6 +73,7 @@ struct rasio_event {
   rasio__mnode_t node;
   _Atomic uint64_t pending;
 
+  rasio_event_t *fd_next; /* the loop's table of subscribed sockets (fdtab.c) */
   /* The loop's list of events whose removal is complete and that await DISPOSED. */
   rasio_event_t *dispose_next;
   /* The loop's list of synthetic readiness (always-readable stdin). */
@@ -123,6 +124,10 @@ struct rasio_loop {
   atomic_bool synth_any;
   rasio_event_t *stdin_ev; /* the live stdin subscription, under synth_mu */
 
+  rasio__mutex_t fd_mu; /* the subscribed sockets (fdtab.c) */
+  rasio_event_t **fd_buckets;
+  size_t fd_nbuckets, fd_count;
+
   rasio__mutex_t timer_mu;
   rasio_event_t **heap;
   size_t heap_len, heap_cap;
@@ -155,6 +160,11 @@ void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending);
 bool rasio__event_valid(const rasio_event_t *ev);
 /* The socket layer saw would-block on ev in direction dir. */
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir);
+
+/* fdtab.c: one subscription per socket per loop */
+int rasio__fdtab_add(rasio_loop_t *loop, rasio_event_t *ev); /* 0, EEXIST or ENOMEM */
+void rasio__fdtab_remove(rasio_loop_t *loop, rasio_event_t *ev);
+void rasio__fdtab_fini(rasio_loop_t *loop);
 
 /* timer.c (heap under loop->timer_mu) */
 int rasio__timer_start(rasio_event_t *ev, uint64_t nsec);

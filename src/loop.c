@@ -44,11 +44,13 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   rasio__mutex_init(&loop->synth_mu);
   rasio__mutex_init(&loop->timer_mu);
   rasio__mutex_init(&loop->sig_mu);
+  rasio__mutex_init(&loop->fd_mu);
   rc = be->init(loop);
   if (rc != 0) {
     rasio__mutex_destroy(&loop->synth_mu);
     rasio__mutex_destroy(&loop->timer_mu);
     rasio__mutex_destroy(&loop->sig_mu);
+    rasio__mutex_destroy(&loop->fd_mu);
     free(loop);
     return rc;
   }
@@ -155,7 +157,10 @@ static void dispose_drain(rasio_loop_t *loop) {
     for (list = reverse(list); list != NULL;) {
       rasio_event_t *ev = list;
       list = ev->dispose_next; /* ev may be freed by its DISPOSED notification */
-      if (ev->own_fd && ev->kind == RASIO__KIND_FD) rasio__fd_close(ev->fd);
+      if (ev->kind == RASIO__KIND_FD) {
+        rasio__fdtab_remove(loop, ev); /* before the close: the number may be reused */
+        if (ev->own_fd) rasio__fd_close(ev->fd);
+      }
       rasio__deliver(ev, RASIO_DISPOSED, 0);
     }
   }
@@ -240,10 +245,12 @@ int rasio_loop_free(rasio_loop_t *loop) {
   if (atomic_exchange(&loop->started, false)) rasio__thread_join(loop->thread);
   rasio__signal_fini(loop);
   rasio__timer_fini(loop);
+  rasio__fdtab_fini(loop);
   loop->be->fini(loop);
   rasio__mutex_destroy(&loop->synth_mu);
   rasio__mutex_destroy(&loop->timer_mu);
   rasio__mutex_destroy(&loop->sig_mu);
+  rasio__mutex_destroy(&loop->fd_mu);
   free(loop);
   return 0;
 }
