@@ -469,7 +469,8 @@ typedef struct rasio_tcp_listener_cb {
   /* A connection was accepted. Give it callbacks with rasio_tcp_set_callbacks; return
    * false to refuse it (it is closed without callbacks). */
   bool (*accepted)(rasio_tcp_listener_t *l, rasio_tcp_t *c);
-  /* The listener is gone (closed by rasio_tcp_listener_close or an error). Final. */
+  /* The listener is gone (closed by rasio_tcp_listener_close or an error) and its port
+   * refuses connections. Final; it comes from the loop after the close, not inside it. */
   void (*closed)(rasio_tcp_listener_t *l);
 } rasio_tcp_listener_cb_t;
 

@@ -6,8 +6,9 @@
  * waiting for a new arrival (an edge that already fired will not fire again). An accept
  * error that is not would-block (EMFILE and friends) must not stall the listener for
  * good, nor spin on it: the loop retries after a short timer.
- * The listener outlives its connections: it is freed once closed, disposed, and the last
- * connection it made is gone.
+ * `closed` comes when the listening socket is really closed (at its DISPOSED). The listener
+ * outlives its connections: it is freed once closed, disposed, and the last connection it
+ * made is gone.
  */
 #include <stdlib.h>
 
@@ -95,6 +96,9 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   if (flags & RASIO_DISPOSED) {
     (void)rasio_event_destroy(ev);
     l->live_events--;
+    /* The listening socket is closed before its DISPOSED (on Windows only once the port
+     * let go of it), so `closed` means the port refuses connections from now on. */
+    if (ev == l->ev && l->cb.closed != NULL) l->cb.closed(l);
     maybe_free(l);
     return;
   }
@@ -142,9 +146,8 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
 void rasio_tcp_listener_close(rasio_tcp_listener_t *l) {
   if (l == NULL || l->done) return;
   l->done = true;
-  rasio_event_unsubscribe(l->ev); /* closes the socket: new connects are refused */
+  rasio_event_unsubscribe(l->ev); /* `closed` follows at its DISPOSED */
   if (l->retry != NULL) rasio_event_unsubscribe(l->retry);
-  if (l->cb.closed != NULL) l->cb.closed(l);
 }
 
 void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l) { return l != NULL ? l->data : NULL; }

@@ -100,8 +100,10 @@ static void hard_close(rasio_tcp_t *c) {
   if (c->ev != NULL) rasio_event_unsubscribe(c->ev); /* rasio closes the socket */
   drop_queue(c);
   c->readable = c->writeable = false;
-  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
   if (c->cb.closed != NULL) c->cb.closed(c);
+  /* After closed: a listener at its limit accepts the next connection now, and its
+   * owner must hear of this one's end first. */
+  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
 }
 
 static void try_shutdown(rasio_tcp_t *c) {
