@@ -60,7 +60,13 @@ static void owner_notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *
   if (atomic_load(&o->unsubscribed)) atomic_fetch_add(&o->after_unsubscribe, 1);
   if (flags & RASIO_READ) {
     atomic_fetch_add(&o->reads, 1);
-    if (o->on_read == ON_READ_DRAIN) drain_some(o->fd);
+    if (o->on_read == ON_READ_DRAIN) {
+      drain_some(o->fd);
+      /* The edge owner's re-arm hint (a no-op on epoll; how an edge-emulating backend
+       * learns the owner drained). It may race this test's own unsubscribe: ESTATE then. */
+      rasio_event_set_readable(ev, false);
+      (void)rasio_event_resubscribe_read(ev);
+    }
     if (o->on_read == ON_READ_UNSUBSCRIBE && !atomic_exchange(&o->unsubscribed, true))
       CHECK_OK(rasio_event_unsubscribe(ev));
   }
