@@ -282,8 +282,9 @@ RASIO_API int rasio_mailbox_post(rasio_mailbox_t *mb, rasio_mailbox_fn fn, void 
  * Returns 0 if non-empty, ETIMEDOUT otherwise. Only the draining thread. */
 RASIO_API int rasio_mailbox_wait(rasio_mailbox_t *mb, uint64_t timeout_ns);
 
-/* Runs up to max queued notifications and messages (0 = all queued now) on the calling
- * thread and returns how many ran. Only one thread at a time may drain a mailbox. */
+/* Runs queued notifications and messages on the calling thread until the mailbox is empty
+ * (including what arrives meanwhile) or max have run (0 = no limit); returns how many ran.
+ * Only one thread at a time may drain a mailbox. */
 RASIO_API size_t rasio_mailbox_drain(rasio_mailbox_t *mb, size_t max);
 
 /* Frees the mailbox. EBUSY while it holds anything (drain first). No concurrent posts. */

@@ -349,8 +349,10 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
   }
   c->n_attempts = c->live_events = (size_t)n;
   *out = c;
-  /* The last touch of c on this thread: from here on it belongs to the executor. */
-  return rasio_event_post(c->attempts[0]);
+  /* The last touch of c on this thread: from here on it belongs to the executor. A post
+   * to a live event made a moment ago cannot fail. */
+  (void)rasio_event_post(c->attempts[0]);
+  return 0;
 }
 
 /* --- the event's notifications --------------------------------------------------------- */
