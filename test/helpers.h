@@ -45,6 +45,8 @@ void th_close_rst(rasio_fd_t fd);
 int th_so_error(rasio_fd_t fd);
 /* Is fd an open descriptor of this process right now? (POSIX: fcntl F_GETFD) */
 bool th_fd_open(rasio_fd_t fd);
+/* Descriptors (POSIX) or handles (Windows) this process has open now; -1 if unknown. */
+long th_open_handles(void);
 
 /* --- time and threads ------------------------------------------------------------------ */
 
