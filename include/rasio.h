@@ -420,8 +420,10 @@ typedef struct rasio_tcp_cb {
   void (*connected)(rasio_tcp_t *c);
   /* Client: every attempt failed (err: the last failure). Final. */
   void (*connect_failed)(rasio_tcp_t *c, int err);
-  /* Bytes arrived (with rasio_tcp_expect(n), exactly n at a time). Return false to stop
-   * reading for this turn; reading resumes at the loop's next iteration. */
+  /* Bytes arrived (with rasio_tcp_expect(n), exactly n at a time). data is valid until
+   * the callback returns, or until it calls rasio_tcp_expect with a larger n (the buffer
+   * may move). Return false to stop reading for this turn; reading resumes at the loop's
+   * next iteration. */
   bool (*received)(rasio_tcp_t *c, const void *data, size_t len);
   /* The kernel refused bytes: writes are queued until it accepts them again. */
   void (*throttled)(rasio_tcp_t *c);
