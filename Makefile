@@ -1,7 +1,10 @@
 # A thin front for CMake and ctest; the build itself is described in CMakeLists.txt.
 #
 #   make            configure and build into build/
-#   make check      build, then run every suite (ctest)
+#   make check      build, then run every suite (ctest); then check-windows, when the
+#                   cross compiler and Wine are installed (else it says why it skipped it)
+#   make check-windows  cross-compile for Windows with mingw-w64 into build-windows/ and run
+#                   the same suites under Wine (cmake/mingw-w64.cmake)
 #   make sanitize   ASan+UBSan build in build-asan/ (clang if present), then run the suites
 #   make tsan       TSan build in build-tsan/, then run the suites
 #   make valgrind   Debug build in build-valgrind/, every test child under valgrind memcheck
@@ -10,7 +13,9 @@
 #   make clean      remove the build directories
 #
 # Environment the suites read: RASIO_REQUIRE=epoll makes an unavailable backend a failure
-# instead of a skip; RASIO_TEST_TIMEOUT_SCALE stretches every per-test timeout.
+# instead of a skip (naming afd or psn also makes a missing cross compiler or Wine a failure
+# of make check); RASIO_TEST_TIMEOUT_SCALE stretches every per-test timeout (default 3 under
+# Wine).
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -19,12 +24,26 @@ BUILD_TYPE ?= RelWithDebInfo
 # Sanitizer builds: clang when installed, else gcc; override with SAN_CC=gcc.
 SAN_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full -q
+# The Windows suite: this cross compiler, and Wine to run what it builds.
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+WINE ?= wine
 
 CTEST_RUN = $(CTEST) --test-dir $(1) --output-on-failure
 
 # Sanitizer reports must fail the test that produced them, never scroll by.
 SAN_ENV = ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
           TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+
+# Why check-windows cannot run here (empty: it can), and whether RASIO_REQUIRE insists it must.
+WINDOWS_MISSING = $(strip $(if $(shell command -v $(MINGW_CC)),,$(MINGW_CC) not found) \
+                          $(if $(shell command -v $(WINE)),,$(WINE) not found))
+comma := ,
+WINDOWS_REQUIRED = $(filter afd psn,$(subst $(comma), ,$(RASIO_REQUIRE)))
+
+# ctest shows no output of a skipped test: after a run, each suite's skip reasons, counted.
+SKIP_SUMMARY = grep -h '^skipped: ' $(1)/Testing/Temporary/LastTest.log 2>/dev/null | \
+               sed -E 's|^skipped: ([^/]*)/[^:]*: |\1: |' | sort | uniq -c | sort -rn | \
+               sed 's/^/  skip /'
 
 # cmake --build runs make underneath; its directory chatter buries the compiler's messages.
 MAKEFLAGS += --no-print-directory
@@ -34,7 +53,7 @@ MAKEFLAGS += --no-print-directory
 DEMO_ARGS ?= --connections 64 --messages 2000
 ARGS ?=
 
-.PHONY: all build check sanitize tsan valgrind demo clean
+.PHONY: all build check check-windows sanitize tsan valgrind demo clean
 
 all: build
 
@@ -44,6 +63,30 @@ build:
 
 check: build
 	$(call CTEST_RUN,build)
+ifeq ($(WINDOWS_MISSING),)
+	$(MAKE) check-windows
+else ifneq ($(WINDOWS_REQUIRED),)
+	@echo "check-windows skipped: $(WINDOWS_MISSING); RASIO_REQUIRE=$(RASIO_REQUIRE) requires it" >&2
+	@exit 1
+else
+	@echo "check-windows skipped: $(WINDOWS_MISSING) (Debian: apt-get install gcc-mingw-w64-x86-64 wine)"
+endif
+
+# The cross build runs every test executable through Wine (CMAKE_CROSSCOMPILING_EMULATOR), so
+# ctest runs the same list as natively: unit, conformance.psn (which Wine cannot run: skipped,
+# unless RASIO_REQUIRE names psn) and conformance.afd.
+check-windows:
+	@test -z "$(WINDOWS_MISSING)" || \
+	  { echo "check-windows: $(WINDOWS_MISSING) (Debian: apt-get install gcc-mingw-w64-x86-64 wine)" >&2; exit 1; }
+	$(CMAKE) -S . -B build-windows -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64.cmake \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRASIO_MINGW_CC=$(shell command -v $(MINGW_CC)) \
+	  -DCMAKE_CROSSCOMPILING_EMULATOR=$(shell command -v $(WINE)) \
+	  -DRASIO_EMULATOR_TIMEOUT_SCALE=$${RASIO_TEST_TIMEOUT_SCALE:-3}
+	$(CMAKE) --build build-windows -j$(JOBS)
+	@rc=0; $(call CTEST_RUN,build-windows) || rc=$$?; \
+	  echo "check-windows: skips by reason (RASIO_REQUIRE=$${RASIO_REQUIRE:-}):"; \
+	  $(call SKIP_SUMMARY,build-windows); \
+	  exit $$rc
 
 sanitize:
 	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=$(SAN_CC) \
@@ -70,4 +113,4 @@ demo: build
 	./build/rasio-swarm $(DEMO_ARGS) $(ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind
+	rm -rf build build-asan build-tsan build-valgrind build-windows

@@ -15,8 +15,10 @@
 typedef void (*rt_test_fn)(void);
 
 /* mingw: the format checker must know which printf runs. With __USE_MINGW_ANSI_STDIO (set by
- * the build) that is mingw's C99 one (%jd, %zu), which plain "printf" (msvcrt's) rejects. */
+ * the build) that is mingw's C99 one (%jd, %zu), which plain "printf" (msvcrt's) rejects;
+ * stdio.h says which in __MINGW_PRINTF_FORMAT. */
 #ifdef __MINGW32__
+#include <stdio.h>
 #define RT_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
 #else
 #define RT_PRINTF_FORMAT printf
