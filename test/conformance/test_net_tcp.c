@@ -1010,7 +1010,9 @@ static void half_closed_peer_case(bool read_late) {
   CHECK_EQ(h->peer_sent, HF_TOTAL);
   CHECK_EQ(h->peer_got, HF_TOTAL);
   CHECK_EQ(h->d.srv_closed, 1);
-  if (read_late) CHECK_GT(h->d.frame_len, HF_TOTAL / 2); /* the echo did queue */
+  /* The echo did queue in rasio when the FIN came (how much depends on how much the
+   * kernels buffered: about half on a quiet Linux, less under ASan; a megabyte proves it). */
+  if (read_late) CHECK_GT(h->d.frame_len, HF_TOTAL / 4);
   nf_end(&h->d.nf);
   free(h);
 }
