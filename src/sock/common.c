@@ -1,0 +1,545 @@
+/* The socket layer's logic that is the same on every OS: the argument checks of the I/O
+ * calls, addresses, the resolver, listen, parallel connect, options and multicast. The
+ * system calls that differ, and what each OS does differently, are in src/sock/posix.c and
+ * src/sock/win.c behind src/sock/sock.h; the Berkeley calls both OSes share (getaddrinfo,
+ * bind, listen, connect's addresses, setsockopt...) are spelled here.
+ */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* glibc: NI_MAXHOST, beside getaddrinfo, under -std=c11 */
+#endif
+
+#include "sock/sock.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct sockaddr_storage) <= sizeof(((rasio_addr_t *)0)->u.raw),
+               "rasio_addr_t holds any socket address");
+
+static _Thread_local int last_error;
+
+int rasio_sock_last_error(void) { return last_error; }
+
+int rasio__sock_io_error(int code) {
+  last_error = code;
+  return RASIO_IO_ERROR;
+}
+
+/* --- I/O: the argument checks; the calls are the OS file's ------------------------------ */
+
+/* Checks the arguments every I/O call shares and zeroes the count; IO_OK to go on. */
+static int io_begin(const rasio_event_t *ev, const void *buf, size_t len, size_t *count) {
+  if (count != NULL) *count = 0;
+  if (count == NULL || !rasio__event_valid(ev) || ev->kind != RASIO__KIND_FD ||
+      (buf == NULL && len > 0))
+    return rasio__sock_io_error(RASIO_EINVAL);
+  return RASIO_IO_OK;
+}
+
+/* Classifies a failed call. Only would-block is RETRY (and, for writes, a transient lack of
+ * buffers); everything else, including ENOTSOCK (WSAENOTSOCK), must be ERROR or an owner
+ * loops forever on a dead socket. RETRY is told to the event: the AFD provider's edge
+ * emulation re-polls a direction only after the owner has seen it would block. */
+int rasio__sock_io_fail(rasio_event_t *ev, uint32_t dir, int err) {
+  if (rasio__sock_would_block(err, dir)) {
+    rasio__event_retry(ev, dir);
+    return RASIO_IO_RETRY;
+  }
+  return rasio__sock_io_error(rasio__os_error_map(err));
+}
+
+int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count) {
+  int rc = io_begin(ev, buf, len, count);
+  if (rc != RASIO_IO_OK) return rc;
+  /* a zero-length read would look exactly like the end of the stream */
+  if (len == 0) return rasio__sock_io_error(RASIO_EINVAL);
+  rc = rasio__sock_recv(ev, buf, len, count);
+  /* len > 0, so reading nothing means the peer closed: stream end, not an empty success */
+  if (rc == RASIO_IO_OK && *count == 0) return rasio__sock_io_error(0);
+  return rc;
+}
+
+int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count) {
+  int rc = io_begin(ev, buf, len, count);
+  return rc != RASIO_IO_OK ? rc : rasio__sock_send(ev, buf, len, count);
+}
+
+int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
+                     size_t *count) {
+  int rc = io_begin(ev, iov, iovcnt, count);
+  if (rc != RASIO_IO_OK) return rc;
+  if (iovcnt > RASIO__SOCK_SENDV_MAX) return rasio__sock_io_error(RASIO_EINVAL);
+  return rasio__sock_sendv(ev, iov, iovcnt, count);
+}
+
+int rasio_sock_recvfrom(rasio_event_t *ev, void *buf, size_t len, rasio_addr_t *from,
+                        size_t *count) {
+  int rc = io_begin(ev, buf, len, count);
+  return rc != RASIO_IO_OK ? rc : rasio__sock_recvfrom(ev, buf, len, from, count);
+}
+
+int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len, const rasio_addr_t *to,
+                      size_t *count) {
+  int rc = io_begin(ev, buf, len, count);
+  if (rc != RASIO_IO_OK) return rc;
+  if (rasio__sock_addr_af(to) == AF_UNSPEC) /* refused before any system call */
+    return rasio__sock_io_error(to == NULL || to->len == 0 ? RASIO_EINVAL : RASIO_EAFNOSUPPORT);
+  return rasio__sock_sendto(ev, buf, len, to, count);
+}
+
+int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer) {
+  if (out != NULL) *out = RASIO_INVALID_FD;
+  if (out == NULL || !rasio__event_valid(listener) || listener->kind != RASIO__KIND_FD)
+    return rasio__sock_io_error(RASIO_EINVAL);
+  return rasio__sock_accept(listener, out, peer);
+}
+
+/* --- addresses (rasio_addr_t holds a sockaddr's bytes) -------------------------------- */
+
+/* Copied out rather than cast, so no access breaks the aliasing rules. */
+int rasio__sock_addr_af(const rasio_addr_t *a) {
+  if (a == NULL || a->len > sizeof a->u.raw) return AF_UNSPEC;
+  rasio__sa_family_t af;
+  if (a->len < offsetof(struct sockaddr, sa_family) + sizeof af) return AF_UNSPEC;
+  memcpy(&af, a->u.raw + offsetof(struct sockaddr, sa_family), sizeof af);
+  if (af == AF_INET && a->len >= sizeof(struct sockaddr_in)) return AF_INET;
+  if (af == AF_INET6 && a->len >= sizeof(struct sockaddr_in6)) return AF_INET6;
+  return AF_UNSPEC;
+}
+
+void rasio__sock_addr_set(rasio_addr_t *out, const void *sa, socklen_t len) {
+  memset(out, 0, sizeof *out);
+  /* socklen_t is unsigned on POSIX and an int on Windows: a negative length counts as 0. */
+  size_t n = len > 0 ? (size_t)len : 0;
+  if (n > sizeof out->u.raw) n = sizeof out->u.raw;
+  memcpy(out->u.raw, sa, n);
+  out->len = (uint32_t)n;
+}
+
+const struct sockaddr *rasio__sock_addr_sa(const rasio_addr_t *a) {
+  return (const struct sockaddr *)(const void *)a->u.raw;
+}
+
+int rasio_addr_family(const rasio_addr_t *addr) {
+  switch (rasio__sock_addr_af(addr)) {
+    case AF_INET: return RASIO_AF_INET4;
+    case AF_INET6: return RASIO_AF_INET6;
+    default: return 0;
+  }
+}
+
+uint16_t rasio_addr_port(const rasio_addr_t *addr) {
+  size_t at;
+  switch (rasio__sock_addr_af(addr)) {
+    case AF_INET: at = offsetof(struct sockaddr_in, sin_port); break;
+    case AF_INET6: at = offsetof(struct sockaddr_in6, sin6_port); break;
+    default: return 0;
+  }
+  uint16_t port; /* in_port_t, USHORT on Windows */
+  memcpy(&port, addr->u.raw + at, sizeof port);
+  return ntohs(port);
+}
+
+/* getaddrinfo's failures (WSA codes on Windows) as RASIO_E* codes. A temporary failure (no
+ * DNS server answered) is still "not resolved": RASIO_EAGAIN means would-block in rasio. */
+static int resolve_error(int rc) {
+  if (rasio__sock_eai_system(rc)) return rasio__sock_os_error();
+  switch (rc) {
+    case EAI_MEMORY: return RASIO_ENOMEM;
+    case EAI_FAMILY: return RASIO_EAFNOSUPPORT;
+    default: return RASIO_ENOTFOUND; /* NONAME, AGAIN, NODATA, FAIL, SERVICE... */
+  }
+}
+
+static int af_of(int family) {
+  return family == RASIO_AF_INET4 ? AF_INET : family == RASIO_AF_INET6 ? AF_INET6 : AF_UNSPEC;
+}
+
+static bool family_ok(int family) {
+  return family == RASIO_AF_ANY || family == RASIO_AF_INET4 || family == RASIO_AF_INET6;
+}
+
+/* glibc's AI_ADDRCONFIG, and Windows' like it, does not count loopback addresses, so on a
+ * host with nothing but loopback (a container without network) it refuses even "127.0.0.1"
+ * once a family is named, and (glibc) on an IPv4-only host it refuses "::1". Does it hide a
+ * family here? The probe names no host, so it never waits for DNS. */
+static bool addrconfig_hides(int socktype) {
+  static const int families[] = {AF_INET, AF_INET6};
+  for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+    hints.ai_family = families[i];
+    hints.ai_socktype = socktype;
+    if (getaddrinfo(NULL, "0", &hints, &res) != 0) return true;
+    freeaddrinfo(res);
+  }
+  return false;
+}
+
+/* Resolves host/port with the given hints; "" means no host (wildcard or loopback). When
+ * AI_ADDRCONFIG may be why nothing was found, asks once more without it: an address the
+ * host really cannot use then fails at socket() or connect(), which the callers handle. */
+static int resolve(const char *host, const char *port, int family, int socktype, int flags,
+                   struct addrinfo **res) {
+  int rc = rasio__sock_startup();
+  if (rc != 0) return rc;
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_flags = flags;
+  hints.ai_family = af_of(family);
+  hints.ai_socktype = socktype;
+  if (host != NULL && host[0] == '\0') host = NULL;
+  rc = getaddrinfo(host, port, &hints, res);
+  if (rasio__sock_no_name(rc) && (flags & AI_ADDRCONFIG) && addrconfig_hides(socktype)) {
+    hints.ai_flags &= ~AI_ADDRCONFIG;
+    rc = getaddrinfo(host, port, &hints, res);
+  }
+  return rc == 0 ? 0 : resolve_error(rc);
+}
+
+int rasio_addr_parse(const char *host, uint16_t port, rasio_addr_t *out) {
+  if (host == NULL || out == NULL) return RASIO_EINVAL;
+  if (host[0] == '\0') return RASIO_ENOTFOUND; /* resolve() would read it as "no host" */
+  char service[8];
+  snprintf(service, sizeof service, "%u", (unsigned)port);
+  struct addrinfo *res;
+  /* AI_NUMERICHOST: parsing never touches DNS, so it cannot block. */
+  int rc = resolve(host, service, RASIO_AF_ANY, SOCK_DGRAM, rasio__sock_ai_numeric, &res);
+  if (rc != 0) return rc;
+  rasio__sock_addr_set(out, res->ai_addr, (socklen_t)res->ai_addrlen);
+  freeaddrinfo(res);
+  return 0;
+}
+
+int rasio_addr_format(const rasio_addr_t *addr, char *buf, size_t len) {
+  if (buf == NULL || len == 0) return RASIO_EINVAL;
+  buf[0] = '\0';
+  int af = rasio__sock_addr_af(addr);
+  if (af == AF_UNSPEC || rasio__sock_startup() != 0) return RASIO_EINVAL;
+  char host[NI_MAXHOST];
+  /* getnameinfo rather than inet_ntop: it keeps an IPv6 scope ("fe80::1%eth0", "%12" on
+   * Windows). */
+  if (getnameinfo(rasio__sock_addr_sa(addr), (socklen_t)addr->len, host, sizeof host, NULL, 0,
+                  NI_NUMERICHOST) != 0)
+    return RASIO_EINVAL;
+  const char *fmt = af == AF_INET6 ? "[%s]:%u" : "%s:%u";
+  int n = snprintf(buf, len, fmt, host, (unsigned)rasio_addr_port(addr));
+  if (n < 0 || (size_t)n >= len) {
+    buf[0] = '\0'; /* no half address that looks whole */
+    return RASIO_EINVAL;
+  }
+  return 0;
+}
+
+/* getpeername (peer) or getsockname into out. */
+static int name_of(rasio_fd_t fd, rasio_addr_t *out, bool peer) {
+  if (out == NULL) return RASIO_EINVAL;
+  if (!rasio__sock_fd_ok(fd)) return RASIO_EBADF;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  struct sockaddr *sa = (struct sockaddr *)&ss;
+  rasio__sock_t s = (rasio__sock_t)fd;
+  if ((peer ? getpeername(s, sa, &sl) : getsockname(s, sa, &sl)) != 0)
+    return rasio__sock_os_error();
+  rasio__sock_addr_set(out, &ss, sl);
+  return 0;
+}
+
+int rasio_sock_local_addr(rasio_fd_t fd, rasio_addr_t *out) { return name_of(fd, out, false); }
+
+int rasio_sock_peer_addr(rasio_fd_t fd, rasio_addr_t *out) { return name_of(fd, out, true); }
+
+/* --- listen ------------------------------------------------------------------------------ */
+
+/* One candidate address: socket, SO_REUSEADDR where the OS wants it (rasio__sock_reuse_addr),
+ * bind and (TCP) listen. 0 with the socket in *out, or an error. IPV6_V6ONLY keeps the OS
+ * default (on, on Windows). */
+static int listen_one(const struct addrinfo *ai, rasio__sock_t *out) {
+  rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
+  int rc = rasio__sock_open(ai->ai_family, ai->ai_socktype, ai->ai_protocol, &s);
+  if (rc != 0) return rc;
+  if (rasio__sock_reuse_addr(s, ai->ai_socktype) != 0 ||
+      bind(s, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 ||
+      (ai->ai_socktype == SOCK_STREAM && listen(s, SOMAXCONN) != 0)) {
+    rc = rasio__sock_os_error();
+    rasio__fd_close((rasio_fd_t)s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+static int open_listener(const char *host, const char *port, int family, int socktype,
+                         rasio_fd_t *out, rasio_addr_t *bound) {
+  if (out != NULL) *out = RASIO_INVALID_FD;
+  if (port == NULL || out == NULL || !family_ok(family)) return RASIO_EINVAL;
+  struct addrinfo *res;
+  int rc = resolve(host, port, family, socktype, AI_PASSIVE | AI_ADDRCONFIG, &res);
+  if (rc != 0) return rc;
+  /* Unlike the Pony runtime, which gives up after the first result, try each address in
+   * turn: the first may be a family this host cannot bind (an IPv6 wildcard without IPv6,
+   * say) while a later one works. */
+  rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
+  rc = RASIO_ENOTFOUND;
+  for (const struct addrinfo *ai = res; ai != NULL && rc != 0; ai = ai->ai_next)
+    rc = listen_one(ai, &s);
+  freeaddrinfo(res);
+  if (rc != 0) return rc;
+  if (bound != NULL && (rc = rasio_sock_local_addr((rasio_fd_t)s, bound)) != 0) {
+    rasio__fd_close((rasio_fd_t)s);
+    return rc;
+  }
+  *out = (rasio_fd_t)s;
+  return 0;
+}
+
+int rasio_sock_listen_tcp(const char *host, const char *port, int family, rasio_fd_t *out,
+                          rasio_addr_t *bound) {
+  return open_listener(host, port, family, SOCK_STREAM, out, bound);
+}
+
+int rasio_sock_listen_udp(const char *host, const char *port, int family, rasio_fd_t *out,
+                          rasio_addr_t *bound) {
+  return open_listener(host, port, family, SOCK_DGRAM, out, bound);
+}
+
+/* --- connect ----------------------------------------------------------------------------- */
+
+/* A connect to the wildcard address means "this host" (as in the Pony runtime); name the
+ * loopback explicitly, since not every kernel takes the wildcard as a destination (Windows
+ * refuses it with WSAEADDRNOTAVAIL). */
+static void wildcard_to_loopback(struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET) {
+    struct sockaddr_in *in = (struct sockaddr_in *)(void *)sa;
+    if (in->sin_addr.s_addr == htonl(INADDR_ANY)) in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (sa->sa_family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)sa;
+    if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) in6->sin6_addr = in6addr_loopback;
+  }
+}
+
+/* Starts one non-blocking connect: 0 with the socket in *out, or a RASIO_E* code once the
+ * socket is closed. */
+static int connect_start(struct addrinfo *ai, rasio__sock_t *out) {
+  rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
+  int rc = rasio__sock_open(ai->ai_family, ai->ai_socktype, ai->ai_protocol, &s);
+  if (rc != 0) return rc;
+  wildcard_to_loopback(ai->ai_addr);
+  rc = rasio__sock_connect(s, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+  if (rc != 0) {
+    rasio__fd_close((rasio_fd_t)s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+/* The template must describe a socket event, or every attempt would fail alike. */
+static bool tmpl_ok(const rasio_event_opts_t *t) {
+  const uint32_t dirs = RASIO_READ | RASIO_WRITE, modes = RASIO_ONESHOT | RASIO_LEVEL;
+  return t != NULL && t->notify != NULL && (t->flags & dirs) != 0 &&
+         (t->flags & ~(dirs | modes)) == 0 && (t->flags & modes) != modes &&
+         (t->ready & ~dirs) == 0;
+}
+
+/* One attempt: a started connect wrapped in an event that owns the socket. The connect
+ * runs before the event exists, so a synchronous failure closes a socket no backend has
+ * seen. */
+static rasio_event_t *connect_attempt(rasio_loop_t *loop, struct addrinfo *ai,
+                                      const rasio_event_opts_t *tmpl) {
+  rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
+  if (connect_start(ai, &s) != 0) return NULL;
+  rasio_event_opts_t opts = *tmpl;
+  opts.fd = (rasio_fd_t)s;
+  opts.own_fd = true;
+  rasio_event_t *ev = NULL;
+  /* On failure the event does not exist and the socket is still ours to close. */
+  if (rasio_event_new(loop, &opts, &ev) != 0) {
+    rasio__fd_close((rasio_fd_t)s);
+    return NULL;
+  }
+  return ev;
+}
+
+/* Every resolved address, up to max, is tried at once (Happy-Eyeballs without the stagger);
+ * the owner keeps the first that completes and disposes the rest. Capping at max keeps every
+ * attempt in the owner's array: none can reach it only through notify. The resolver's order
+ * (RFC 6724 preference on POSIX) decides which addresses make the cut. A NULL or empty host
+ * means this host's loopback addresses, as getaddrinfo has it. */
+int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port, int family,
+                           const rasio_event_opts_t *tmpl, rasio_event_t **events, size_t max) {
+  if (loop == NULL || port == NULL || !family_ok(family) || !tmpl_ok(tmpl) || events == NULL ||
+      max == 0)
+    return RASIO_EINVAL;
+  if (max > INT_MAX) max = INT_MAX;
+  struct addrinfo *res;
+  if (resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG, &res) != 0) return 0;
+  size_t started = 0;
+  for (struct addrinfo *ai = res; ai != NULL && started < max; ai = ai->ai_next) {
+    rasio_event_t *ev = connect_attempt(loop, ai, tmpl);
+    if (ev != NULL) events[started++] = ev;
+  }
+  freeaddrinfo(res);
+  return (int)started;
+}
+
+/* --- options ---------------------------------------------------------------------------- */
+
+int rasio__sock_set_opt(rasio_fd_t fd, int level, int name, const void *val, socklen_t len) {
+  if (!rasio__sock_fd_ok(fd)) return RASIO_EBADF;
+  return setsockopt((rasio__sock_t)fd, level, name, val, len) == 0 ? 0 : rasio__sock_os_error();
+}
+
+/* Winsock's integer and boolean options are DWORD-sized, POSIX's int-sized. */
+int rasio__sock_set_int(rasio_fd_t fd, int level, int name, int value) {
+  return rasio__sock_set_opt(fd, level, name, &value, sizeof value);
+}
+
+static int get_int(rasio_fd_t fd, int level, int name, int *value) {
+  if (value == NULL) return RASIO_EINVAL;
+  if (!rasio__sock_fd_ok(fd)) return RASIO_EBADF;
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (getsockopt((rasio__sock_t)fd, level, name, (void *)&v, &len) != 0)
+    return rasio__sock_os_error();
+  *value = v;
+  return 0;
+}
+
+/* The pending error. POSIX clears it by reading it. Windows documents the same, but Wine
+ * (8.0) keeps a failed connect's error however often it is read (setsockopt(SO_ERROR, 0)
+ * "succeeds" there and changes nothing), so under Wine a second read repeats the error. */
+int rasio_sock_error(rasio_fd_t fd) {
+  int err = 0;
+  int rc = get_int(fd, SOL_SOCKET, SO_ERROR, &err);
+  return rc != 0 ? rc : rasio__os_error_map(err);
+}
+
+/* AF_INET or AF_INET6 for a socket (options differ per IP version), or a RASIO_E* code. */
+static int sock_af(rasio_fd_t fd) {
+  int af = rasio__sock_protocol_af(fd);
+  if (af != AF_UNSPEC) return af;
+  rasio_addr_t a = {.len = 0};
+  int rc = rasio_sock_local_addr(fd, &a);
+  if (rc != 0) return rc;
+  af = rasio__sock_addr_af(&a);
+  return af == AF_UNSPEC ? RASIO_EAFNOSUPPORT : af;
+}
+
+int rasio_sock_set_nodelay(rasio_fd_t fd, bool on) {
+  return rasio__sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, on);
+}
+
+/* idle_s (0 = the OS default) is the silence before the first probe; the probe interval and
+ * count keep the OS defaults where the OS can say so (rasio__sock_set_keepidle). */
+int rasio_sock_set_keepalive(rasio_fd_t fd, bool on, unsigned idle_s) {
+  int rc = rasio__sock_set_int(fd, SOL_SOCKET, SO_KEEPALIVE, on);
+  if (rc != 0 || !on || idle_s == 0) return rc;
+  /* Linux refuses more than 32767 s; beyond 9 hours "rarely" is what the caller meant. The
+   * same limit on every OS, for one behaviour. */
+  return rasio__sock_set_keepidle(fd, idle_s > 32767 ? 32767 : (int)idle_s);
+}
+
+static int set_buf(rasio_fd_t fd, int name, int bytes) {
+  if (bytes <= 0) return RASIO_EINVAL;
+  return rasio__sock_set_int(fd, SOL_SOCKET, name, bytes);
+}
+
+int rasio_sock_set_sndbuf(rasio_fd_t fd, int bytes) { return set_buf(fd, SO_SNDBUF, bytes); }
+int rasio_sock_set_rcvbuf(rasio_fd_t fd, int bytes) { return set_buf(fd, SO_RCVBUF, bytes); }
+
+int rasio_sock_get_sndbuf(rasio_fd_t fd, int *bytes) {
+  return get_int(fd, SOL_SOCKET, SO_SNDBUF, bytes);
+}
+
+int rasio_sock_get_rcvbuf(rasio_fd_t fd, int *bytes) {
+  return get_int(fd, SOL_SOCKET, SO_RCVBUF, bytes);
+}
+
+int rasio_sock_set_broadcast(rasio_fd_t fd, bool on) {
+  return rasio__sock_set_int(fd, SOL_SOCKET, SO_BROADCAST, on);
+}
+
+int rasio_sock_set_ttl(rasio_fd_t fd, int ttl) {
+  if (ttl < 1 || ttl > 255) return RASIO_EINVAL;
+  int af = sock_af(fd);
+  if (af < 0) return af;
+  return af == AF_INET ? rasio__sock_set_int(fd, IPPROTO_IP, IP_TTL, ttl)
+                       : rasio__sock_set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl);
+}
+
+int rasio_sock_set_multicast_ttl(rasio_fd_t fd, int ttl) {
+  if (ttl < 0 || ttl > 255) return RASIO_EINVAL;
+  int af = sock_af(fd);
+  if (af < 0) return af;
+  return af == AF_INET ? rasio__sock_set_mcast4(fd, IP_MULTICAST_TTL, ttl)
+                       : rasio__sock_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
+}
+
+/* IPV6_MULTICAST_LOOP takes an unsigned int (RFC 3493): for 0 and 1, an int's bytes. */
+int rasio_sock_set_multicast_loop(rasio_fd_t fd, bool on) {
+  int af = sock_af(fd);
+  if (af < 0) return af;
+  return af == AF_INET ? rasio__sock_set_mcast4(fd, IP_MULTICAST_LOOP, on)
+                       : rasio__sock_set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, on);
+}
+
+/* --- multicast groups -------------------------------------------------------------------- */
+
+/* IPv4: iface is the numeric address of the local interface. */
+static int member4(rasio_fd_t fd, const rasio_addr_t *group, const char *iface, bool join) {
+  struct sockaddr_in sin;
+  memcpy(&sin, group->u.raw, sizeof sin);
+  struct ip_mreq mr;
+  memset(&mr, 0, sizeof mr);
+  mr.imr_multiaddr = sin.sin_addr;
+  mr.imr_interface.s_addr = htonl(INADDR_ANY);
+  if (iface != NULL && inet_pton(AF_INET, iface, &mr.imr_interface) != 1)
+    return RASIO_ENOTFOUND;
+  return rasio__sock_set_opt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP,
+                             &mr, sizeof mr);
+}
+
+/* IPv6: iface is an interface name (where the OS file knows names: rasio__sock_if_index) or
+ * index; without one, the group's scope (ff02::1%eth0, ff02::1%12) or else the system's
+ * choice. */
+static int member6(rasio_fd_t fd, const rasio_addr_t *group, const char *iface, bool join) {
+  struct sockaddr_in6 sin6;
+  memcpy(&sin6, group->u.raw, sizeof sin6);
+  struct ipv6_mreq mr;
+  memset(&mr, 0, sizeof mr);
+  mr.ipv6mr_multiaddr = sin6.sin6_addr;
+  mr.ipv6mr_interface = sin6.sin6_scope_id;
+  if (iface != NULL) {
+    char *end = NULL;
+    unsigned long idx = rasio__sock_if_index(iface);
+    if (idx == 0) idx = strtoul(iface, &end, 10);
+    if (idx == 0 || idx > UINT_MAX || (end != NULL && *end != '\0')) return RASIO_ENOTFOUND;
+    mr.ipv6mr_interface = (unsigned)idx;
+  }
+  /* JOIN/LEAVE_GROUP: the RFC 3493 names; Windows spells them ADD/DROP_MEMBERSHIP too. */
+  return rasio__sock_set_opt(fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &mr,
+                             sizeof mr);
+}
+
+static int membership(rasio_fd_t fd, const char *group, const char *iface, bool join) {
+  if (group == NULL) return RASIO_EINVAL;
+  if (!rasio__sock_fd_ok(fd)) return RASIO_EBADF;
+  if (iface != NULL && iface[0] == '\0') iface = NULL;
+  rasio_addr_t g;
+  int rc = rasio_addr_parse(group, 0, &g);
+  if (rc != 0) return rc;
+  return rasio__sock_addr_af(&g) == AF_INET ? member4(fd, &g, iface, join)
+                                            : member6(fd, &g, iface, join);
+}
+
+int rasio_sock_multicast_join(rasio_fd_t fd, const char *group, const char *iface) {
+  return membership(fd, group, iface, true);
+}
+
+int rasio_sock_multicast_leave(rasio_fd_t fd, const char *group, const char *iface) {
+  return membership(fd, group, iface, false);
+}
