@@ -254,14 +254,28 @@ int rasio_sock_peer_addr(rasio_fd_t fd, rasio_addr_t *out) { return name_of(fd, 
 
 /* --- listen ------------------------------------------------------------------------------ */
 
-/* One candidate address: socket, SO_REUSEADDR where the OS wants it (rasio__sock_reuse_addr),
+/* The port of a resolved address (0: ephemeral). */
+static uint16_t port_of(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET) return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+  if (sa->sa_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+  return 0;
+}
+
+/* SO_REUSEADDR lets UDP sockets share a fixed port (multicast receivers want that). On an
+ * ephemeral UDP port it lets the kernel hand one port to two sockets, so not there. */
+static int reuse_addr(rasio__sock_t s, const struct addrinfo *ai) {
+  if (ai->ai_socktype == SOCK_DGRAM && port_of(ai->ai_addr) == 0) return 0;
+  return rasio__sock_reuse_addr(s, ai->ai_socktype);
+}
+
+/* One candidate address: socket, SO_REUSEADDR where the OS wants it (reuse_addr),
  * bind and (TCP) listen. 0 with the socket in *out, or an error. IPV6_V6ONLY keeps the OS
  * default (on, on Windows). */
 static int listen_one(const struct addrinfo *ai, rasio__sock_t *out) {
   rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
   int rc = rasio__sock_open(ai->ai_family, ai->ai_socktype, ai->ai_protocol, &s);
   if (rc != 0) return rc;
-  if (rasio__sock_reuse_addr(s, ai->ai_socktype) != 0 ||
+  if (reuse_addr(s, ai) != 0 ||
       bind(s, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 ||
       (ai->ai_socktype == SOCK_STREAM && listen(s, SOMAXCONN) != 0)) {
     rc = rasio__sock_os_error();

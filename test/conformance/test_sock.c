@@ -945,3 +945,18 @@ TEST(sock_last_error_is_per_thread) {
   CHECK_EQ(other, 0);
   CHECK_ERR(rasio_sock_last_error(), RASIO_EINVAL);
 }
+
+/* Every UDP socket bound to port 0 gets a port of its own (SO_REUSEADDR on an ephemeral
+ * UDP bind once let Linux hand one port to two sockets, mixing their traffic). */
+TEST(sock_listen_udp_ephemeral_ports_are_distinct) {
+  enum { N = 256 };
+  rasio_fd_t fds[N];
+  uint16_t ports[N];
+  for (int i = 0; i < N; i++) {
+    rasio_addr_t bound;
+    CHECK_OK(rasio_sock_listen_udp("127.0.0.1", "0", RASIO_AF_INET4, &fds[i], &bound));
+    ports[i] = rasio_addr_port(&bound);
+    for (int j = 0; j < i; j++) CHECK_NE(ports[j], ports[i]);
+  }
+  for (int i = 0; i < N; i++) CHECK_OK(rasio_sock_close(fds[i]));
+}
