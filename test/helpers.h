@@ -45,11 +45,16 @@ void th_close_rst(rasio_fd_t fd);
 int th_so_error(rasio_fd_t fd);
 /* Is fd an open descriptor of this process right now? (POSIX: fcntl F_GETFD) */
 bool th_fd_open(rasio_fd_t fd);
+/* Running under Wine (whose socket buffering differs from Windows in ways a few tests
+ * cannot bound)? Always false on POSIX. */
+bool th_under_wine(void);
 /* Descriptors (POSIX) or handles (Windows) this process has open now; -1 if unknown. */
 long th_open_handles(void);
 
 /* --- time and threads ------------------------------------------------------------------ */
 
+/* ms multiplied by RASIO_TEST_TIMEOUT_SCALE (slow hosts: valgrind, Wine). */
+unsigned th_scaled_ms(unsigned ms);
 void th_sleep_ms(unsigned ms);
 uint64_t th_now_ms(void);
 typedef void *(*th_thread_fn)(void *arg);
