@@ -126,6 +126,9 @@ TEST(level_read_refires_until_drained) {
 
 /* Slow where the send buffer is huge (Wine absorbs megabytes before it reports full). */
 TEST_T(level_write_refires_until_buffer_full, 60) {
+  if (th_under_wine())
+    SKIP("Wine keeps taking bytes long after it reports a socket full, so 'until full' has "
+         "no end there (level READ covers level mode)");
   fix_t f;
   fix_init(&f);
   atomic_store(&f.aux, 3);
