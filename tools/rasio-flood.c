@@ -98,23 +98,20 @@ struct flood {
   /* Counters for the report. */
   uint64_t sent, received, verified, retransmits, duplicates, client_retries, server_retries;
   uint64_t t_start, t_end;
-  bool failed, tearing_down;
-  char reason[256];
+  tool_verdict_t verdict;
+  bool tearing_down;
 };
 
 static void teardown(flood_t *f);
 
 static void fail(flood_t *f, const char *fmt, ...) TOOL_PRINTF(2, 3);
 
-/* Records the first failure (later ones are usually its consequences) and stops the run. */
+/* Records the first failure and stops the run. */
 static void fail(flood_t *f, const char *fmt, ...) {
-  if (!f->failed) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->reason, sizeof f->reason, fmt, ap);
-    va_end(ap);
-    f->failed = true;
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  tool_verdict_record(&f->verdict, fmt, ap);
+  va_end(ap);
   teardown(f);
 }
 
@@ -463,7 +460,7 @@ static void flood_start(void *app) {
   print_header(f);
   f->t_start = rasio_now_ns();
   if (!server_start(f)) return;
-  for (uint32_t i = 0; i < f->cfg.clients && !f->failed; i++) client_start(f, &f->clients[i], i);
+  for (uint32_t i = 0; i < f->cfg.clients && !f->verdict.failed; i++) client_start(f, &f->clients[i], i);
 }
 
 static void flood_timeout(void *app) {
@@ -483,15 +480,15 @@ static int report(flood_t *f) {
   printf("send retries: client %" PRIu64 ", server %" PRIu64 "\n", f->client_retries,
          f->server_retries);
   printf("elapsed: %.2f s\n", elapsed);
-  if (!f->failed && f->exec.free_what != NULL)
+  if (!f->verdict.failed && f->exec.free_what != NULL)
     fail(f, "%s after the teardown: %s", f->exec.free_what, rasio_strerror(f->exec.free_rc));
-  if (!f->failed && f->verified != f->cfg.clients * f->cfg.datagrams)
+  if (!f->verdict.failed && f->verified != f->cfg.clients * f->cfg.datagrams)
     fail(f, "only %" PRIu64 " datagrams were verified", f->verified);
-  if (f->failed)
-    printf("FAIL: %s\n", f->reason);
+  if (f->verdict.failed)
+    printf("FAIL: %s\n", f->verdict.reason);
   else
     printf("PASS\n");
-  return f->failed ? 1 : 0;
+  return f->verdict.failed ? 1 : 0;
 }
 
 /* --- the command line -------------------------------------------------------------------- */

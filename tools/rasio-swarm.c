@@ -67,23 +67,20 @@ struct swarm {
   rasio_iovec_t *iov;
   uint64_t bytes_verified;
   uint64_t t_start, t_end;
-  bool failed, tearing_down;
-  char reason[256];
+  tool_verdict_t verdict;
+  bool tearing_down;
 };
 
 static void teardown(swarm_t *s);
 
 static void fail(swarm_t *s, const char *fmt, ...) TOOL_PRINTF(2, 3);
 
-/* Records the first failure (later ones are usually its consequences) and stops the run. */
+/* Records the first failure and stops the run. */
 static void fail(swarm_t *s, const char *fmt, ...) {
-  if (!s->failed) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->reason, sizeof s->reason, fmt, ap);
-    va_end(ap);
-    s->failed = true;
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  tool_verdict_record(&s->verdict, fmt, ap);
+  va_end(ap);
   teardown(s);
 }
 
@@ -291,7 +288,7 @@ static void swarm_start(void *app) {
   print_header(s);
   s->t_start = rasio_now_ns();
   if (!server_start(s)) return;
-  for (uint32_t i = 0; i < s->cfg.connections && !s->failed; i++)
+  for (uint32_t i = 0; i < s->cfg.connections && !s->verdict.failed; i++)
     client_start(s, &s->clients[i], i);
 }
 
@@ -309,15 +306,15 @@ static int report(swarm_t *s) {
   printf("bytes verified: %" PRIu64 "\n", s->bytes_verified);
   printf("messages/s: %.0f\n", elapsed > 0 ? (double)messages / elapsed : 0.0);
   printf("elapsed: %.2f s\n", elapsed);
-  if (!s->failed && s->exec.free_what != NULL)
+  if (!s->verdict.failed && s->exec.free_what != NULL)
     fail(s, "%s after the teardown: %s", s->exec.free_what, rasio_strerror(s->exec.free_rc));
-  if (!s->failed && s->bytes_verified != s->cfg.connections * stream_bytes(s))
+  if (!s->verdict.failed && s->bytes_verified != s->cfg.connections * stream_bytes(s))
     fail(s, "only %" PRIu64 " bytes were verified", s->bytes_verified);
-  if (s->failed)
-    printf("FAIL: %s\n", s->reason);
+  if (s->verdict.failed)
+    printf("FAIL: %s\n", s->verdict.reason);
   else
     printf("PASS\n");
-  return s->failed ? 1 : 0;
+  return s->verdict.failed ? 1 : 0;
 }
 
 /* --- the command line -------------------------------------------------------------------- */

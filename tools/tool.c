@@ -271,3 +271,9 @@ const char *tool_addr_str(const rasio_addr_t *addr, char *buf, size_t len) {
   if (rasio_addr_format(addr, buf, len) != 0) snprintf(buf, len, "?");
   return buf;
 }
+
+void tool_verdict_record(tool_verdict_t *v, const char *fmt, va_list ap) {
+  if (v->failed) return;
+  vsnprintf(v->reason, sizeof v->reason, fmt, ap);
+  v->failed = true;
+}

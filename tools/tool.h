@@ -6,6 +6,7 @@
 #ifndef RASIO_TOOL_H
 #define RASIO_TOOL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,15 @@ typedef struct tool_args {
 
 /* Prints "prog: <message>" and a pointer to --help on stderr, then exits with 2 (the exit
  * code of every bad command line). */
+/* The first failure of a run; later ones are usually its consequences. */
+typedef struct tool_verdict {
+  bool failed;
+  char reason[256];
+} tool_verdict_t;
+
+/* Records fmt as the reason unless a failure is already recorded. */
+void tool_verdict_record(tool_verdict_t *v, const char *fmt, va_list ap);
+
 TOOL_NORETURN void tool_usage_error(const tool_args_t *a, const char *fmt, ...) TOOL_PRINTF(2, 3);
 
 /* True if the current argument is the flag `name` ("--size"); its value, given as
