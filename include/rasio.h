@@ -301,6 +301,11 @@ RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
  * the end of a stream). I/O calls take the event so a backend that emulates edges learns about RETRY:
  * with persistent edge events, read (write) until RETRY before waiting for the next READ
  * (WRITE); that is the portable edge rule.
+ * The short-read rule: on a stream socket, a rasio_sock_recv that returns OK with fewer
+ * bytes than asked counts as that RETRY. The socket was empty when the call returned, so
+ * an edge owner may stop reading there and still hears of the next data, and a oneshot
+ * owner may clear readable and re-arm READ at once; the would-block read is saved. (Not
+ * for datagrams: a short datagram says nothing about the ones queued behind it.)
  * Sockets made here are non-blocking, close-on-exec, and on Windows non-overlapped.
  * ------------------------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* TCP connections: a state machine over one ONESHOT READ|WRITE event.
  *
- * Reading: on READ the connection reads into its buffer until RETRY (then clears
- * readable and re-arms READ), or until its per-turn budget is spent or `received` asks to
+ * Reading: on READ the connection reads into its buffer until RETRY or a short read (then
+ * clears readable and re-arms READ), or until its per-turn budget is spent or `received` asks to
  * stop (then it posts itself a USER notification and continues at the next iteration
  * without any system call). A muted connection stops reading with readable still set, so
  * nothing is armed and a peer close goes unnoticed until unmute.
@@ -52,6 +52,7 @@ struct rasio_tcp {
   size_t queued;
 
   bool connected, readable, writeable, reading, muted, throttled;
+  bool yielded; /* a USER notification is on its way to continue reading next turn */
   bool closing, shut_wr, peer_shut, done;
 };
 
@@ -250,35 +251,50 @@ static void peer_gone(rasio_tcp_t *c, int err) {
 }
 
 static void yield(rasio_tcp_t *c) {
+  c->yielded = true;
   if (rasio_event_post(c->ev) != 0) hard_close(c);
 }
 
+/* Reading is over until the next READ: clear readable, then re-arm (the protocol's order). */
+static void rearm_read(rasio_tcp_t *c) {
+  c->readable = false;
+  rasio_event_set_readable(c->ev, false);
+  if (rasio_event_resubscribe_read(c->ev) != 0) hard_close(c);
+}
+
+/* One read into the buffer. A short read ends the turn like RETRY (rasio.h's short-read
+ * rule for streams): the would-block read that would follow it is saved. */
+static void read_once(rasio_tcp_t *c, size_t *got) {
+  size_t n, want = c->rcap - c->rlen;
+  int r = rasio_sock_recv(c->ev, c->rbuf + c->rlen, want, &n);
+  if (r == RASIO_IO_OK) {
+    c->rlen += n;
+    *got += n;
+    if (n < want) rearm_read(c);
+  } else if (r == RASIO_IO_RETRY) {
+    rearm_read(c);
+  } else {
+    peer_gone(c, rasio_sock_last_error());
+  }
+}
+
+/* Delivers what is buffered, then reads while readable; bytes from the turn's last read
+ * are delivered before the loop ends, even though that read cleared readable. */
 static void read_loop(rasio_tcp_t *c) {
   if (c->reading) return; /* re-entered from a callback: the outer loop carries on */
   c->reading = true;
   size_t got = 0;
-  while (c->readable && !c->done && !c->muted) {
+  while (!c->done && !c->muted) {
     if (!deliver(c)) {
       if (!c->done) yield(c);
       break;
     }
-    if (c->done || c->muted) break;
+    if (c->done || c->muted || !c->readable) break;
     if (got >= c->read_budget) {
       yield(c);
       break;
     }
-    size_t n;
-    int r = rasio_sock_recv(c->ev, c->rbuf + c->rlen, c->rcap - c->rlen, &n);
-    if (r == RASIO_IO_OK) {
-      c->rlen += n;
-      got += n;
-    } else if (r == RASIO_IO_RETRY) {
-      c->readable = false;
-      rasio_event_set_readable(c->ev, false); /* clear before re-arming: the protocol */
-      if (rasio_event_resubscribe_read(c->ev) != 0) hard_close(c);
-    } else {
-      peer_gone(c, rasio_sock_last_error());
-    }
+    read_once(c, &got);
   }
   c->reading = false;
 }
@@ -384,7 +400,10 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
     flush(c);
   }
   if (flags & RASIO_READ) c->readable = true;
-  if (flags & (RASIO_READ | RASIO_USER)) read_loop(c);
+  /* After a yield, reading resumes with the USER notification only: a READ that a short
+   * read re-armed may come first in the same iteration, and must not end the rest early. */
+  if (flags & RASIO_USER) c->yielded = false;
+  if ((flags & (RASIO_READ | RASIO_USER)) && !c->yielded) read_loop(c);
   try_shutdown(c);
 }
 
@@ -440,8 +459,9 @@ void rasio_tcp_mute(rasio_tcp_t *c) {
 void rasio_tcp_unmute(rasio_tcp_t *c) {
   if (c == NULL || !c->muted) return;
   c->muted = false;
-  /* Reading stopped with readable set and nothing armed: resume it here. */
-  if (c->readable && !c->done) {
+  /* Reading stopped with readable set and nothing armed, or with whole messages still
+   * buffered: resume it here. */
+  if ((c->readable || c->rlen > 0) && !c->done) {
     read_loop(c);
     try_shutdown(c);
   }

@@ -56,9 +56,14 @@ int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count) {
   /* a zero-length read would look exactly like the end of the stream */
   if (len == 0) return rasio__sock_io_error(RASIO_EINVAL);
   rc = rasio__sock_recv(ev, buf, len, count);
+  if (rc != RASIO_IO_OK) return rc;
   /* len > 0, so reading nothing means the peer closed: stream end, not an empty success */
-  if (rc == RASIO_IO_OK && *count == 0) return rasio__sock_io_error(0);
-  return rc;
+  if (*count == 0) return rasio__sock_io_error(0);
+  /* Fewer bytes than asked: a stream was empty as the call returned, which is all that the
+   * RETRY of one more call would say. An emulated edge re-polls now, so the owner may stop
+   * here (rasio.h). For a datagram it at most costs one extra READ. */
+  if (*count < len) rasio__event_retry(ev, RASIO_READ);
+  return RASIO_IO_OK;
 }
 
 int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count) {

@@ -56,6 +56,24 @@ TEST(edge_partial_read_does_not_refire) {
   fix_close(&f);
 }
 
+/* rasio_sock_recv's short-read promise: fewer bytes than asked from a stream means it was
+ * empty, so the owner may stop there as if it had seen RETRY, with no resubscribe, and the
+ * next data still notifies (on the AFD emulation only because the socket layer re-polls). */
+TEST(edge_short_read_ends_the_turn_like_retry) {
+  fix_t f;
+  fix_open(&f, RASIO_READ);
+  for (int round = 0; round < 3; round++) {
+    size_t before = th_rec_count(&f.rec, f.ev, RASIO_READ);
+    put(f.peer, 10);
+    await_n(&f, RASIO_READ, before + 1);
+    char buf[64];
+    size_t count = 0;
+    CHECK_EQ(rasio_sock_recv(f.ev, buf, sizeof buf, &count), RASIO_IO_OK);
+    CHECK_EQ(count, 10);
+  }
+  fix_close(&f);
+}
+
 TEST(edge_write_reported_once_while_writable) {
   fix_t f;
   fix_open(&f, RASIO_WRITE);
