@@ -48,7 +48,7 @@
 #define SERVER_OWNER UINT32_MAX /* in port_owner */
 
 typedef struct config {
-  uint64_t clients, datagrams, size, window, seed, duration_ns;
+  uint64_t clients, datagrams, size, window, seed, stall_ns;
   bool mailbox;
   const char *backend;
 } config_t;
@@ -463,10 +463,12 @@ static void flood_start(void *app) {
   for (uint32_t i = 0; i < f->cfg.clients && !f->verdict.failed; i++) client_start(f, &f->clients[i], i);
 }
 
+static uint64_t flood_progress(void *app) { return ((flood_t *)app)->verified; }
+
 static void flood_timeout(void *app) {
   flood_t *f = app;
-  fail(f, "timeout: %" PRIu64 " of %" PRIu64 " datagrams verified within %g s", f->verified,
-       f->cfg.clients * f->cfg.datagrams, (double)f->cfg.duration_ns / 1e9);
+  fail(f, "timeout: %" PRIu64 " of %" PRIu64 " datagrams verified, then none for %g s", f->verified,
+       f->cfg.clients * f->cfg.datagrams, (double)f->cfg.stall_ns / 1e9);
 }
 
 static int report(flood_t *f) {
@@ -507,7 +509,7 @@ static void usage(void) {
          "  --window W        unverified datagrams in flight per client (default 8)\n"
          "  --executor E      inline (loop thread) or mailbox (an owner thread; default inline)\n"
          "  --backend NAME    rasio backend (default: RASIO_BACKEND, else the best one)\n"
-         "  --duration SEC    fail with a timeout after this long (default 60)\n"
+         "  --timeout SEC     fail when nothing is verified for this long (default 30)\n"
          "  --seed N          seed of the payload streams (default 1)\n"
          "  --help            this text\n"
          "\n"
@@ -520,7 +522,7 @@ static config_t parse_args(int argc, char **argv) {
                 .size = 64,
                 .window = 8,
                 .seed = 1,
-                .duration_ns = 60 * TOOL_NS_PER_S};
+                .stall_ns = 30 * TOOL_NS_PER_S};
   tool_args_t a = {.argc = argc, .argv = argv, .prog = PROG};
   const char *v;
   for (a.i = 1; a.i < argc; a.i++) {
@@ -539,8 +541,8 @@ static config_t parse_args(int argc, char **argv) {
       c.mailbox = tool_parse_executor(&a, v);
     } else if (tool_flag(&a, "--backend", &v)) {
       c.backend = v;
-    } else if (tool_flag(&a, "--duration", &v)) {
-      c.duration_ns = tool_parse_seconds_ns(&a, "--duration", v);
+    } else if (tool_flag(&a, "--timeout", &v)) {
+      c.stall_ns = tool_parse_seconds_ns(&a, "--timeout", v);
     } else if (tool_flag(&a, "--seed", &v)) {
       c.seed = tool_parse_uint(&a, "--seed", v, 0, UINT64_MAX);
     } else {
@@ -590,9 +592,10 @@ int main(int argc, char **argv) {
   }
   f.exec = (tool_exec_t){.backend = f.cfg.backend,
                          .use_mailbox = f.cfg.mailbox,
-                         .deadline_ns = f.cfg.duration_ns,
+                         .deadline_ns = f.cfg.stall_ns,
                          .start = flood_start,
                          .timeout = flood_timeout,
+                         .progress = flood_progress,
                          .app = &f};
   int rc = tool_exec_run(&f.exec, PROG);
   int status = rc == RASIO_ENOBACKEND ? 2 : rc != 0 ? 1 : report(&f);

@@ -32,7 +32,7 @@
 #define MAX_BATCH_BYTES (64u << 20)
 
 typedef struct config {
-  uint64_t connections, messages, size, batch, seed, duration_ns;
+  uint64_t connections, messages, size, batch, seed, stall_ns;
   bool mailbox;
   const char *backend;
 } config_t;
@@ -292,11 +292,13 @@ static void swarm_start(void *app) {
     client_start(s, &s->clients[i], i);
 }
 
+static uint64_t swarm_progress(void *app) { return ((swarm_t *)app)->bytes_verified; }
+
 static void swarm_timeout(void *app) {
   swarm_t *s = app;
-  fail(s, "timeout: %" PRIu64 " of %" PRIu64 " messages echoed within %g s",
+  fail(s, "timeout: %" PRIu64 " of %" PRIu64 " messages echoed, then none for %g s",
        s->bytes_verified / s->cfg.size, s->cfg.connections * s->cfg.messages,
-       (double)s->cfg.duration_ns / 1e9);
+       (double)s->cfg.stall_ns / 1e9);
 }
 
 static int report(swarm_t *s) {
@@ -332,7 +334,7 @@ static void usage(void) {
          "  --batch B         messages in flight per connection (default 4, at most %d)\n"
          "  --executor E      inline (loop thread) or mailbox (an owner thread; default inline)\n"
          "  --backend NAME    rasio backend (default: RASIO_BACKEND, else the best one)\n"
-         "  --duration SEC    fail with a timeout after this long (default 60)\n"
+         "  --timeout SEC     fail when nothing is verified for this long (default 30)\n"
          "  --seed N          seed of the byte streams (default 1)\n"
          "  --help            this text\n"
          "\n"
@@ -346,7 +348,7 @@ static config_t parse_args(int argc, char **argv) {
                 .size = 64,
                 .batch = 4,
                 .seed = 1,
-                .duration_ns = 60 * TOOL_NS_PER_S};
+                .stall_ns = 30 * TOOL_NS_PER_S};
   tool_args_t a = {.argc = argc, .argv = argv, .prog = PROG};
   const char *v;
   for (a.i = 1; a.i < argc; a.i++) {
@@ -365,8 +367,8 @@ static config_t parse_args(int argc, char **argv) {
       c.mailbox = tool_parse_executor(&a, v);
     } else if (tool_flag(&a, "--backend", &v)) {
       c.backend = v;
-    } else if (tool_flag(&a, "--duration", &v)) {
-      c.duration_ns = tool_parse_seconds_ns(&a, "--duration", v);
+    } else if (tool_flag(&a, "--timeout", &v)) {
+      c.stall_ns = tool_parse_seconds_ns(&a, "--timeout", v);
     } else if (tool_flag(&a, "--seed", &v)) {
       c.seed = tool_parse_uint(&a, "--seed", v, 0, UINT64_MAX);
     } else {
@@ -419,9 +421,10 @@ int main(int argc, char **argv) {
   }
   s.exec = (tool_exec_t){.backend = s.cfg.backend,
                          .use_mailbox = s.cfg.mailbox,
-                         .deadline_ns = s.cfg.duration_ns,
+                         .deadline_ns = s.cfg.stall_ns,
                          .start = swarm_start,
                          .timeout = swarm_timeout,
+                         .progress = swarm_progress,
                          .app = &s};
   int rc = tool_exec_run(&s.exec, PROG);
   int status = rc == RASIO_ENOBACKEND ? 2 : rc != 0 ? 1 : report(&s);

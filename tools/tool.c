@@ -134,6 +134,15 @@ static void begin(tool_exec_t *x) {
   x->start(x->app);
 }
 
+/* Has the application made progress since the deadline's previous expiry? */
+static bool moved(tool_exec_t *x) {
+  if (x->progress == NULL) return false; /* a plain deadline */
+  uint64_t now = x->progress(x->app);
+  bool changed = now != x->last_progress;
+  x->last_progress = now;
+  return changed;
+}
+
 /* The one timer: its first expiry (at once) starts the application on the executor
  * thread; later expiries are the deadline, then the deadline of the teardown. */
 static void on_timer(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
@@ -147,6 +156,8 @@ static void on_timer(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx)
   if (!(flags & RASIO_TIMER)) return;
   if (!x->started) {
     begin(x);
+  } else if (!x->timed_out && moved(x)) {
+    tool_exec_deadline(x, x->deadline_ns);
   } else if (!x->timed_out) {
     x->timed_out = true;
     tool_exec_deadline(x, TEARDOWN_GRACE_NS);
@@ -171,13 +182,19 @@ static int run_inline(tool_exec_t *x) {
   return rc;
 }
 
-static void owner_turn(tool_exec_t *x, uint64_t give_up_ns) {
+/* How long the owner waits with nothing at all arriving before it gives up on the loop. */
+static uint64_t silence_limit(const tool_exec_t *x) {
+  return x->deadline_ns + 2 * TEARDOWN_GRACE_NS;
+}
+
+static void owner_turn(tool_exec_t *x, uint64_t *last_heard) {
   if (rasio_mailbox_wait(x->mailbox, OWNER_WAIT_NS) == 0) {
     (void)rasio_mailbox_drain(x->mailbox, 0);
+    *last_heard = rasio_now_ns();
     return;
   }
   /* Nothing arrives at all, not even the deadline: the loop thread is gone or stuck. */
-  if (give_up_ns != 0 && rasio_now_ns() > give_up_ns) {
+  if (x->deadline_ns != 0 && rasio_now_ns() - *last_heard > silence_limit(x)) {
     printf("FAIL: timeout: the loop thread stopped delivering notifications\n");
     fflush(stdout);
     exit(1);
@@ -188,13 +205,12 @@ static void owner_turn(tool_exec_t *x, uint64_t give_up_ns) {
  * waits. The run is over when every noisy event has been destroyed (by the net layer, in
  * the DISPOSED callbacks it ran here). */
 static int run_mailbox(tool_exec_t *x) {
-  uint64_t give_up = 0;
-  if (x->deadline_ns != 0) give_up = rasio_now_ns() + x->deadline_ns + 2 * TEARDOWN_GRACE_NS;
+  uint64_t last_heard = rasio_now_ns();
   int rc = rasio_loop_start(x->loop);
   if (rc != 0) return rc;
-  while (!x->started || rasio_loop_noisy(x->loop) > 0) owner_turn(x, give_up);
+  while (!x->started || rasio_loop_noisy(x->loop) > 0) owner_turn(x, &last_heard);
   (void)rasio_event_unsubscribe(x->timer);
-  while (x->timer != NULL) owner_turn(x, give_up);
+  while (x->timer != NULL) owner_turn(x, &last_heard);
   rc = rasio_loop_stop(x->loop); /* joins the loop thread */
   (void)rasio_mailbox_drain(x->mailbox, 0);
   return rc;

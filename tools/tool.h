@@ -94,9 +94,13 @@ typedef struct tool_exec {
   /* Set by the caller. */
   const char *backend; /* NULL: rasio's default */
   bool use_mailbox;
-  uint64_t deadline_ns; /* 0: none; else timeout() runs this long after start() */
+  /* The deadline (0: none): timeout() runs this long after start(), or, given progress(),
+   * once progress() has not moved for this long. The latter catches a hang without capping
+   * how long a slow but moving run may take (Wine, valgrind, a loaded machine). */
+  uint64_t deadline_ns;
   void (*start)(void *app);
-  void (*timeout)(void *app); /* must close everything (hard) */
+  void (*timeout)(void *app);     /* must close everything (hard) */
+  uint64_t (*progress)(void *app); /* NULL, or a count that grows while the run moves */
   void *app;
 
   /* Filled in by tool_exec_run. */
@@ -104,6 +108,7 @@ typedef struct tool_exec {
   rasio_mailbox_t *mailbox;
   rasio_event_t *timer; /* the start kick, then the deadline */
   bool started, timed_out;
+  uint64_t last_progress; /* progress() at the previous expiry of the deadline */
   char backend_name[16]; /* the loop's backend, kept after the loop is freed */
   const char *free_what; /* NULL, or the call that refused to free after the run */
   int free_rc;
