@@ -157,6 +157,7 @@ static uint32_t take_persistent(rasio_event_t *ev, uint32_t dirs) {
 
 void rasio__event_ready(rasio_event_t *ev, uint32_t flags) {
   if (atomic_load_explicit(&ev->state, memory_order_acquire) != RASIO__ACTIVE) return;
+  if (flags & RASIO__HUP) atomic_store_explicit(&ev->hup, true, memory_order_relaxed);
   uint32_t dirs = flags & DIRS;
   uint32_t deliver = flags & RASIO_USER; /* never gated: the owner asked for it */
   if (dirs != 0)
@@ -234,6 +235,17 @@ void rasio__event_retry(rasio_event_t *ev, uint32_t dir) {
   const rasio__backend_t *be = ev->loop->be;
   if (be->retry == NULL || (ev->flags & MODES) != 0) return; /* only emulated edges */
   if (atomic_load(&ev->state) == RASIO__ACTIVE) be->retry(ev->loop, ev, dir);
+}
+
+/* A stream read came back short: the owner's turn ends there (rasio.h's short-read rule),
+ * which a persistent edge must honour. An emulated edge re-polls. A kernel edge (epoll ET,
+ * EV_CLEAR, PSN) that already reported the end of stream together with the data reports
+ * nothing more, so READ is posted once more and the owner's next read sees the end. */
+void rasio__event_short_read(rasio_event_t *ev) {
+  if ((ev->flags & MODES) != 0) return; /* a oneshot re-arm or a level report re-checks */
+  rasio__event_retry(ev, RASIO_READ);
+  if (atomic_load_explicit(&ev->hup, memory_order_relaxed))
+    rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
 }
 
 /* Removes the kernel registration; true if it is gone now (else the backend reports it). */

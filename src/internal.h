@@ -16,6 +16,10 @@
 #define RASIO__EVENT_MAGIC 0x72617369u /* "rasi" */
 #define RASIO__EVENT_DEAD 0xdeadeeeeu
 #define RASIO__NO_INDEX SIZE_MAX
+/* A backend's extra bit to rasio__event_ready, never delivered: the report says the peer's
+ * end of stream (or an error) is already queued. A kernel edge will not report it again,
+ * so the short-read rule must (rasio__event_short_read). */
+#define RASIO__HUP (1u << 30)
 
 /* An event's life. Transitions only move forward:
  *   ACTIVE       subscribed; notifications may be produced
@@ -60,6 +64,7 @@ struct rasio_event {
   /* Set by the loop when it delivers that direction; cleared only by the owner. */
   atomic_bool readable;
   atomic_bool writeable;
+  atomic_bool hup; /* a report carried RASIO__HUP: the stream's end is queued (edge only) */
 
   /* Serialises every change of the kernel registration of this event (ctl ADD/ARM/DEL)
    * together with `armed`: epoll's MOD replaces the whole mask, so two threads changing
@@ -160,6 +165,7 @@ void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending);
 bool rasio__event_valid(const rasio_event_t *ev);
 /* The socket layer saw would-block on ev in direction dir. */
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir);
+void rasio__event_short_read(rasio_event_t *ev);
 
 /* fdtab.c: one subscription per socket per loop */
 int rasio__fdtab_add(rasio_loop_t *loop, rasio_event_t *ev); /* 0, EEXIST or ENOMEM */

@@ -95,6 +95,7 @@ static uint32_t dirs_of(uint32_t e) {
   uint32_t d = 0;
   if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d |= RASIO_READ;
   if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) d |= RASIO_WRITE;
+  if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d |= RASIO__HUP;
   return d;
 }
 

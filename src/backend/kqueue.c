@@ -156,9 +156,10 @@ static int ctl(rasio_loop_t *loop, rasio_event_t *ev, int op, uint32_t arm) {
 
 static uint32_t dirs_of(const struct kevent *kev) {
   if (kev->flags & EV_ERROR) return RASIO_READ | RASIO_WRITE;
-  if (kev->filter == EVFILT_READ) return RASIO_READ;
+  uint32_t hup = (kev->flags & EV_EOF) ? RASIO__HUP : 0; /* the stream's end is queued */
+  if (kev->filter == EVFILT_READ) return RASIO_READ | hup;
   /* EV_EOF on the write side: a reset, a failed connect, or a full hang-up. */
-  return (kev->flags & EV_EOF) ? RASIO_READ | RASIO_WRITE : RASIO_WRITE;
+  return hup != 0 ? RASIO_READ | RASIO_WRITE | hup : RASIO_WRITE;
 }
 
 static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {

@@ -135,6 +135,7 @@ static uint32_t dirs_of(DWORD mask) {
   uint32_t d = 0;
   if (mask & (RASIO__SN_IN | RASIO__SN_HANGUP | RASIO__SN_ERR)) d |= RASIO_READ;
   if (mask & (RASIO__SN_OUT | RASIO__SN_ERR)) d |= RASIO_WRITE;
+  if (mask & (RASIO__SN_HANGUP | RASIO__SN_ERR)) d |= RASIO__HUP;
   return d;
 }
 

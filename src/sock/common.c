@@ -60,9 +60,9 @@ int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count) {
   /* len > 0, so reading nothing means the peer closed: stream end, not an empty success */
   if (*count == 0) return rasio__sock_io_error(0);
   /* Fewer bytes than asked: a stream was empty as the call returned, which is all that the
-   * RETRY of one more call would say. An emulated edge re-polls now, so the owner may stop
-   * here (rasio.h). For a datagram it at most costs one extra READ. */
-  if (*count < len) rasio__event_retry(ev, RASIO_READ);
+   * RETRY of one more call would say, so the owner may stop here (rasio.h); the event makes
+   * sure it hears of what comes next. For a datagram it at most costs one extra READ. */
+  if (*count < len) rasio__event_short_read(ev);
   return RASIO_IO_OK;
 }
 

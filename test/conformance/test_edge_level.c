@@ -74,6 +74,26 @@ TEST(edge_short_read_ends_the_turn_like_retry) {
   fix_close(&f);
 }
 
+/* The same when the peer's FIN came with the data: the edge that announced both will not
+ * come again, yet the owner that stopped at the short read must still learn of the end. */
+TEST(edge_short_read_before_queued_fin_still_reports_the_end) {
+  fix_t f;
+  fix_init(&f);
+  put(f.peer, 10);
+  th_shutdown_wr(f.peer);
+  th_sleep_ms(50); /* both in the socket before the registration's report */
+  fix_sub(&f, RASIO_READ);
+  await_n(&f, RASIO_READ, 1);
+  char buf[64];
+  size_t count = 0;
+  CHECK_EQ(rasio_sock_recv(f.ev, buf, sizeof buf, &count), RASIO_IO_OK);
+  CHECK_EQ(count, 10);
+  await_n(&f, RASIO_READ, 2);
+  CHECK_EQ(rasio_sock_recv(f.ev, buf, sizeof buf, &count), RASIO_IO_ERROR);
+  CHECK_EQ(rasio_sock_last_error(), 0);
+  fix_close(&f);
+}
+
 TEST(edge_write_reported_once_while_writable) {
   fix_t f;
   fix_open(&f, RASIO_WRITE);
