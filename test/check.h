@@ -2,7 +2,8 @@
  *
  * Each test runs in its own child process (the runner re-executes itself with --run=NAME), so
  * a failed check simply reports and exits the child with status 1; a skip exits with 77.
- * A test passes when its function returns. Checks are safe from any thread.
+ * A test passes when its function returns. Checks are safe from any thread. Scenarios
+ * (SCENARIO) are bodies that only a test's own child processes run.
  */
 #ifndef RASIO_TEST_CHECK_H
 #define RASIO_TEST_CHECK_H
@@ -24,8 +25,15 @@ typedef void (*rt_test_fn)(void);
 #define RT_PRINTF_FORMAT printf
 #endif
 
-/* Registration happens before main() through a constructor (gcc, clang and mingw). */
+/* A scenario: a test body the runner never lists or runs by itself. A test starts it in a
+ * process of its own (helpers.h, th_child_start), which runs `prog --run=NAME --arg=ARG`;
+ * arg is ARG, or "" without --arg. Its verdict is its exit status, as for a test. */
+typedef void (*rt_scenario_fn)(const char *arg);
+
+/* Registration happens before main() through a constructor (gcc, clang and mingw). Tests
+ * and scenarios share one name space. */
 void rt_register(const char *name, const char *file, rt_test_fn fn, int timeout_s);
+void rt_register_scenario(const char *name, const char *file, rt_scenario_fn fn);
 _Noreturn void rt_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(RT_PRINTF_FORMAT, 3, 4)));
 _Noreturn void rt_skip(const char *fmt, ...) __attribute__((format(RT_PRINTF_FORMAT, 1, 2)));
@@ -42,6 +50,14 @@ const char *rt_backend(void);
   }                                                                                         \
   static void test_##name(void)
 #define TEST(name) TEST_T(name, RT_DEFAULT_TIMEOUT_S)
+
+/* SCENARIO(name) { ... uses arg ... }: a hidden body for a child process (see above). */
+#define SCENARIO(name)                                                                      \
+  static void scenario_##name(const char *arg);                                             \
+  __attribute__((constructor)) static void rt_reg_scenario_##name(void) {                   \
+    rt_register_scenario(#name, __FILE__, scenario_##name);                                 \
+  }                                                                                         \
+  static void scenario_##name(const char *arg)
 
 #define CHECK(cond)                                                                         \
   do {                                                                                      \

@@ -36,6 +36,20 @@ void th_thread_join(pthread_t t) {
   if (err != 0) rt_fail(__FILE__, __LINE__, "pthread_join: %s", strerror(err));
 }
 
+/* --- child processes --------------------------------------------------------------------- */
+
+void th_child_finish(th_child_t *c, unsigned timeout_ms) {
+  char name[sizeof c->scenario], why[160];
+  memcpy(name, c->scenario, sizeof name);
+  int code = th_child_end(c, timeout_ms, why, sizeof why);
+  if (code == 0) return;
+  /* The child's own "SKIP: " line came first, and the runner reports the first one. */
+  if (code == 77) SKIP("scenario %s skipped", name);
+  if (code < 0) rt_fail(__FILE__, __LINE__, "scenario %s: %s", name, why);
+  rt_fail(__FILE__, __LINE__, "scenario %s: exit status %d%s", name, code,
+          code == 1 ? " (its FAIL line is above)" : "");
+}
+
 /* --- loops ------------------------------------------------------------------------------ */
 
 rasio_loop_t *th_loop(void) {

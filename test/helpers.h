@@ -1,6 +1,7 @@
-/* Helpers shared by the test suites: portable loopback sockets, threads, a notification
- * recorder and loop set-up. Socket helpers fail the test (rt_fail) on unexpected errors, so
- * tests stay short. POSIX implementation in helpers_posix.c; a Windows one sits beside it.
+/* Helpers shared by the test suites: portable loopback sockets, threads, child processes,
+ * a notification recorder and loop set-up. Socket and process helpers fail the test
+ * (rt_fail) on unexpected errors, so tests stay short. The portable part is helpers.c, the
+ * per-OS one helpers_posix.c and helpers_win.c.
  */
 #ifndef RASIO_TEST_HELPERS_H
 #define RASIO_TEST_HELPERS_H
@@ -68,6 +69,55 @@ rasio_loop_t *th_loop(void);
 /* Stops (if running) and frees the loop, checking both succeed, so a test that leaves an
  * event undestroyed fails here (the libuv "valgrind happy" idea). */
 void th_loop_end(rasio_loop_t *loop);
+
+/* --- child processes with a chosen stdin --------------------------------------------------
+ *
+ * A test can run one of this program's scenarios (check.h's SCENARIO) in a child process
+ * whose standard input is a pipe this side feeds, a regular file or the null device: the
+ * only portable way to give rasio's stdin code a particular stdin. The child re-executes
+ * this program the way the runner does (rt_child_cmd: same backend, same wrapper); its
+ * stdout and stderr are this process's, so what it prints lands in the test's output; its
+ * verdict is its exit status (0 pass, 1 rt_fail, 77 skip). It also has a one-way channel
+ * back to this side (th_child_signal), for handshakes such as "subscribed, feed me now".
+ * Every timeout below is scaled with th_scaled_ms. */
+
+typedef enum th_stdin {
+  TH_STDIN_PIPE = 1, /* a pipe: th_child_write feeds it, th_child_close_stdin ends it */
+  TH_STDIN_FILE,     /* a temporary regular file holding data[0, len), read from its start */
+  TH_STDIN_NULL      /* the null device (/dev/null, NUL): end of input at once */
+} th_stdin_t;
+
+/* The helpers' own bookkeeping; tests only pass it around. */
+typedef struct th_child {
+  char scenario[64];
+  intptr_t process; /* a pid, or a process HANDLE */
+  intptr_t in;      /* the write end of its stdin pipe; -1 when there is none (any more) */
+  intptr_t channel; /* the receiving end of its signals: a pipe's read end, a semaphore */
+} th_child_t;
+
+/* Starts `prog --run=scenario [--arg=arg]` (arg may be NULL) with stdin as `in` says (data
+ * and len only for TH_STDIN_FILE). Fails the test if it cannot. One thread at a time: on
+ * POSIX a descriptor made here is close-on-exec only a moment after it exists, and a
+ * concurrent spawn could inherit it. */
+th_child_t *th_child_start(const char *scenario, const char *arg, th_stdin_t in,
+                           const void *data, size_t len);
+/* Writes all of buf to the child's stdin pipe, blocking while the pipe is full. False if
+ * the child stopped reading (it exited: th_child_finish tells why). */
+bool th_child_write(th_child_t *c, const void *buf, size_t len);
+/* Closes the write end: the child reads the end of input once the pipe is empty. */
+void th_child_close_stdin(th_child_t *c);
+/* Waits for one th_child_signal of the child; false if it exited first or timeout_ms
+ * passed. Each signal satisfies one wait. */
+bool th_child_wait_signal(th_child_t *c, unsigned timeout_ms);
+/* In the child: signals the parent (nothing if this process was not started by
+ * th_child_start, e.g. run by hand). */
+void th_child_signal(void);
+/* Closes stdin, waits up to timeout_ms for the child to exit (killing it then) and frees c.
+ * Returns its exit status, or -1 with why (crash, timeout) written to why[0, cap). */
+int th_child_end(th_child_t *c, unsigned timeout_ms, char *why, size_t cap);
+/* th_child_end, then the child's verdict becomes the test's: returns if it passed, skips
+ * if it skipped, fails the test otherwise (the child's own output says why). */
+void th_child_finish(th_child_t *c, unsigned timeout_ms);
 
 /* --- notification recorder --------------------------------------------------------------- */
 

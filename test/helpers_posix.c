@@ -1,21 +1,30 @@
-/* helpers.h for POSIX: plain BSD sockets on 127.0.0.1, time and handle counts (the
- * portable rest is in helpers.c). Every unexpected OS error fails the test where it
- * happened. */
+/* helpers.h for POSIX: plain BSD sockets on 127.0.0.1, child processes (posix_spawn), time
+ * and handle counts (the portable rest is in helpers.c). Every unexpected OS error fails
+ * the test where it happened. */
 #define _POSIX_C_SOURCE 200809L
 #define _DARWIN_C_SOURCE /* macOS: keep BSD socket declarations visible */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "runner.h"
+
+extern char **environ;
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* macOS lacks it; the runner ignores SIGPIPE in every test child */
@@ -231,3 +240,212 @@ uint64_t th_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* --- child processes -------------------------------------------------------------------- */
+
+/* The child's end of its signal channel is always this descriptor; the environment
+ * variable says that it is one (a scenario run by hand has no channel). */
+#define CHANNEL_ENV "RASIO_TEST_CHANNEL"
+#define CHANNEL_FD 3
+
+/* Every descriptor made here is close-on-exec: the only ones a child gets are those the
+ * spawn's file actions put on 0 and CHANNEL_FD. A pipe's write end leaked into a child
+ * would keep that child from ever reading the end of its input. */
+static int cloexec(int fd, const char *what) {
+  if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) FAIL_OS(what);
+  return fd;
+}
+
+static void cloexec_pipe(int fds[2]) {
+  if (pipe(fds) != 0) FAIL_OS("pipe");
+  cloexec(fds[0], "pipe");
+  cloexec(fds[1], "pipe");
+}
+
+/* An unlinked temporary file holding data, positioned at its start. */
+static int temp_file(const void *data, size_t len) {
+  const char *dir = getenv("TMPDIR");
+  char path[512];
+  snprintf(path, sizeof path, "%s/rasio-stdin-XXXXXX", dir != NULL && dir[0] ? dir : "/tmp");
+  int fd = cloexec(mkstemp(path), "mkstemp");
+  unlink(path);
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) FAIL_OS("write(temporary file)");
+    p += n;
+    len -= (size_t)n;
+  }
+  if (lseek(fd, 0, SEEK_SET) != 0) FAIL_OS("lseek");
+  return fd;
+}
+
+/* adddup2 of a descriptor onto itself would leave it close-on-exec: move it if needed. */
+static int not_channel_fd(int fd) {
+  if (fd != CHANNEL_FD) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, CHANNEL_FD + 1);
+  if (moved < 0) FAIL_OS("fcntl(F_DUPFD_CLOEXEC)");
+  close(fd);
+  return moved;
+}
+
+/* The descriptor the child gets as stdin; for a pipe, c->in keeps the write end. */
+static int child_stdin(th_child_t *c, th_stdin_t in, const void *data, size_t len) {
+  if (in == TH_STDIN_FILE) return temp_file(data, len);
+  if (in == TH_STDIN_NULL) return cloexec(open("/dev/null", O_RDONLY), "open(/dev/null)");
+  int fds[2];
+  cloexec_pipe(fds);
+  c->in = fds[1];
+  return fds[0];
+}
+
+/* environ plus CHANNEL_ENV (replacing one inherited from a parent). */
+static char **child_env(char *entry) {
+  size_t n = 0, kept = 0;
+  while (environ[n] != NULL) n++;
+  char **env = malloc((n + 2) * sizeof *env);
+  if (env == NULL) rt_fail(__FILE__, __LINE__, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], CHANNEL_ENV "=", strlen(CHANNEL_ENV) + 1) != 0)
+      env[kept++] = environ[i];
+  env[kept++] = entry;
+  env[kept] = NULL;
+  return env;
+}
+
+/* Default dispositions and an empty mask, whatever this thread has (the runner does the
+ * same for tests): a scenario of signals must start from a clean slate. The child stays in
+ * this process's group, so the runner's kill of a timed-out test takes it along. */
+static void child_attrs(posix_spawnattr_t *at) {
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  sigdelset(&all, SIGKILL);
+  sigdelset(&all, SIGSTOP);
+  posix_spawnattr_init(at);
+  posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setsigmask(at, &none);
+  posix_spawnattr_setsigdefault(at, &all);
+}
+
+/* posix_spawnp: the command may start with a wrapper's name (valgrind). */
+static pid_t spawn(char *const argv[], int in_fd, int channel_fd) {
+  static char entry[] = CHANNEL_ENV "=3";
+  _Static_assert(CHANNEL_FD == 3, "entry names CHANNEL_FD");
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_t fa;
+  child_attrs(&at);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, channel_fd, CHANNEL_FD);
+  char **env = child_env(entry);
+  pid_t pid;
+  int err = posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  free(env);
+  if (err != 0) rt_fail(__FILE__, __LINE__, "posix_spawnp(%s): %s", argv[0], strerror(err));
+  return pid;
+}
+
+th_child_t *th_child_start(const char *scenario, const char *arg, th_stdin_t in,
+                           const void *data, size_t len) {
+  th_child_t *c = calloc(1, sizeof *c);
+  if (c == NULL) rt_fail(__FILE__, __LINE__, "out of memory");
+  snprintf(c->scenario, sizeof c->scenario, "%s", scenario);
+  c->in = -1;
+  rt_cmd_t cmd;
+  rt_child_cmd(&cmd, scenario, arg);
+  int in_fd = child_stdin(c, in, data, len), channel[2];
+  cloexec_pipe(channel);
+  channel[1] = not_channel_fd(channel[1]);
+  c->process = spawn(cmd.argv, in_fd, channel[1]);
+  close(in_fd); /* the child's copies are all that is left of them */
+  close(channel[1]);
+  c->channel = channel[0];
+  return c;
+}
+
+bool th_child_write(th_child_t *c, const void *buf, size_t len) {
+  const char *p = buf;
+  if (c->in < 0) rt_fail(__FILE__, __LINE__, "th_child_write: no stdin pipe (any more)");
+  while (len > 0) {
+    /* EPIPE rather than death: the test process ignores SIGPIPE (rt_os_child_init). */
+    ssize_t n = write((int)c->in, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    p += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+void th_child_close_stdin(th_child_t *c) {
+  if (c->in < 0) return;
+  close((int)c->in);
+  c->in = -1;
+}
+
+bool th_child_wait_signal(th_child_t *c, unsigned timeout_ms) {
+  uint64_t end = th_now_ms() + th_scaled_ms(timeout_ms);
+  for (;;) {
+    uint64_t now = th_now_ms(), left = now < end ? end - now : 0;
+    struct pollfd p = {.fd = (int)c->channel, .events = POLLIN};
+    int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) FAIL_OS("poll");
+    if (r == 0) return false;
+    char byte;
+    ssize_t n = read((int)c->channel, &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
+    return n == 1; /* 0: the child is gone (nothing else holds the write end) */
+  }
+}
+
+void th_child_signal(void) {
+  if (getenv(CHANNEL_ENV) == NULL) return;
+  ssize_t n;
+  do {
+    n = write(CHANNEL_FD, "!", 1);
+  } while (n < 0 && errno == EINTR);
+  /* A failure means the parent is gone; its verdict no longer depends on us. */
+}
+
+static void describe_status(int status, char *why, size_t cap) {
+  if (WIFSIGNALED(status))
+    snprintf(why, cap, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else
+    snprintf(why, cap, "ended with wait status 0x%x", (unsigned)status);
+}
+
+int th_child_end(th_child_t *c, unsigned timeout_ms, char *why, size_t cap) {
+  unsigned ms = th_scaled_ms(timeout_ms);
+  uint64_t end = th_now_ms() + ms;
+  pid_t pid = (pid_t)c->process, r;
+  int status = 0;
+  th_child_close_stdin(c);
+  /* A short poll: nothing else wakes this thread when the child exits (SIGCHLD is the
+   * runner's business in its own process, and a handler here could race the tests'). */
+  for (;;) {
+    r = waitpid(pid, &status, WNOHANG);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) FAIL_OS("waitpid");
+    if (r > 0 || th_now_ms() >= end) break;
+    th_sleep_ms(2);
+  }
+  bool timed_out = r == 0;
+  if (timed_out) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close((int)c->channel);
+  free(c);
+  if (timed_out) {
+    snprintf(why, cap, "still running after %u ms: killed", ms);
+    return -1;
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  describe_status(status, why, cap);
+  return -1;
+}

@@ -1,5 +1,6 @@
-/* helpers.h for Windows (native, and Wine): Winsock on 127.0.0.1, time and handle counts
- * (the portable rest, recorder and threads, is in helpers.c; test programs get pthreads from
+/* helpers.h for Windows (native, and Wine): Winsock on 127.0.0.1, child processes
+ * (CreateProcess), time and handle counts (the portable rest, recorder and threads, is in
+ * helpers.c; test programs get pthreads from
  * winpthreads, the library itself uses native threads). Every unexpected OS error fails the
  * test where it happened.
  *
@@ -32,12 +33,15 @@
 #include <ws2tcpip.h>
 
 #include "helpers.h"
+#include "runner.h"
 
 #ifndef SIO_UDP_CONNRESET /* mstcpip.h of the Windows SDK; mingw-w64 10 lacks it */
 #define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
 #endif
 
 #define FAIL_WSA(what) fail_wsa(__LINE__, (what), WSAGetLastError())
+/* Win32 and Winsock codes share one message table. */
+#define FAIL_WIN(what) fail_wsa(__LINE__, (what), (int)GetLastError())
 
 
 _Noreturn static void fail_wsa(int line, const char *what, int err) {
@@ -330,3 +334,181 @@ uint64_t th_now_ms(void) {
                     now.QuadPart % freq.QuadPart * 1000 / freq.QuadPart);
 }
 
+/* --- child processes -------------------------------------------------------------------- */
+
+/* The child finds its signal channel, an inherited semaphore, by the handle value in this
+ * environment variable (a scenario run by hand has none). */
+#define CHANNEL_ENV "RASIO_TEST_CHANNEL"
+
+/* A child inherits every inheritable handle of this process. So nothing made here is
+ * inheritable (a pipe's write end leaked into a child would keep it from ever reading the
+ * end of its input): inheritable copies of exactly what the child needs exist only around
+ * its CreateProcess, under this lock, which also covers the channel's environment
+ * variable, set for that one CreateProcess. */
+static SRWLOCK spawn_lock = SRWLOCK_INIT;
+
+/* A temporary file holding data, positioned at its start. It goes with its last handle
+ * (the child's), so nothing is left behind, even by a test that dies. */
+static HANDLE temp_file(const void *data, size_t len) {
+  char dir[MAX_PATH], path[MAX_PATH];
+  DWORD n = GetTempPathA(sizeof dir, dir);
+  if (n == 0 || n >= sizeof dir) FAIL_WIN("GetTempPath");
+  if (GetTempFileNameA(dir, "rio", 0, path) == 0) FAIL_WIN("GetTempFileName");
+  HANDLE h = CreateFileA(path, GENERIC_READ | GENERIC_WRITE,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                         CREATE_ALWAYS, FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+  if (h == INVALID_HANDLE_VALUE) {
+    DWORD err = GetLastError();
+    DeleteFileA(path);
+    fail_wsa(__LINE__, "CreateFile(temporary file)", (int)err);
+  }
+  for (const char *p = data; len > 0;) {
+    DWORD done = 0, want = len > (1u << 20) ? (1u << 20) : (DWORD)len;
+    if (!WriteFile(h, p, want, &done, NULL) || done == 0) FAIL_WIN("WriteFile(temporary file)");
+    p += done;
+    len -= done;
+  }
+  if (SetFilePointer(h, 0, NULL, FILE_BEGIN) == INVALID_SET_FILE_POINTER) FAIL_WIN("SetFilePointer");
+  return h;
+}
+
+/* The handle the child gets as stdin (this process's copy); for a pipe, c->in keeps the
+ * write end. */
+static HANDLE child_stdin(th_child_t *c, th_stdin_t in, const void *data, size_t len) {
+  if (in == TH_STDIN_FILE) return temp_file(data, len);
+  if (in == TH_STDIN_NULL) {
+    HANDLE h = CreateFileA("NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                           OPEN_EXISTING, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE) FAIL_WIN("CreateFile(NUL)");
+    return h;
+  }
+  HANDLE rd, wr;
+  if (!CreatePipe(&rd, &wr, NULL, 0)) FAIL_WIN("CreatePipe");
+  c->in = (intptr_t)wr;
+  return rd;
+}
+
+/* An inheritable copy of h, or NULL for no handle (a process without stdout). */
+static HANDLE inheritable(HANDLE h) {
+  HANDLE dup = NULL;
+  if (h == NULL || h == INVALID_HANDLE_VALUE) return NULL;
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, TRUE,
+                       DUPLICATE_SAME_ACCESS))
+    FAIL_WIN("DuplicateHandle");
+  return dup;
+}
+
+/* Starts cmd with stdin `in`, this process's stdout and stderr, and the channel. The child
+ * lands in this process's job, so the runner's kill of a timed-out test takes it along. */
+static HANDLE spawn(char *cmd, HANDLE in, HANDLE channel) {
+  enum { K_IN, K_OUT, K_ERR, K_CHANNEL, K_N };
+  HANDLE kid[K_N];
+  char value[32];
+  STARTUPINFOA si;
+  PROCESS_INFORMATION pi;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  AcquireSRWLockExclusive(&spawn_lock);
+  kid[K_IN] = si.hStdInput = inheritable(in);
+  kid[K_OUT] = si.hStdOutput = inheritable(GetStdHandle(STD_OUTPUT_HANDLE));
+  kid[K_ERR] = si.hStdError = inheritable(GetStdHandle(STD_ERROR_HANDLE));
+  kid[K_CHANNEL] = inheritable(channel);
+  snprintf(value, sizeof value, "%llu", (unsigned long long)(uintptr_t)kid[K_CHANNEL]);
+  BOOL ok = SetEnvironmentVariableA(CHANNEL_ENV, value) &&
+            CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+  DWORD err = GetLastError();
+  SetEnvironmentVariableA(CHANNEL_ENV, NULL);
+  for (int i = 0; i < K_N; i++)
+    if (kid[i] != NULL) CloseHandle(kid[i]);
+  ReleaseSRWLockExclusive(&spawn_lock);
+  if (!ok) fail_wsa(__LINE__, "CreateProcess", (int)err);
+  CloseHandle(pi.hThread);
+  return pi.hProcess;
+}
+
+th_child_t *th_child_start(const char *scenario, const char *arg, th_stdin_t in,
+                           const void *data, size_t len) {
+  enum { LINE_MAX_ = 32768 }; /* CreateProcess's limit */
+  th_child_t *c = calloc(1, sizeof *c);
+  char *line = malloc(LINE_MAX_);
+  if (c == NULL || line == NULL) rt_fail(__FILE__, __LINE__, "out of memory");
+  snprintf(c->scenario, sizeof c->scenario, "%s", scenario);
+  c->in = (intptr_t)INVALID_HANDLE_VALUE;
+  rt_cmd_t cmd;
+  rt_child_cmd(&cmd, scenario, arg);
+  HANDLE child_in = child_stdin(c, in, data, len);
+  HANDLE channel = CreateSemaphoreA(NULL, 0, LONG_MAX, NULL);
+  if (channel == NULL) FAIL_WIN("CreateSemaphore");
+  if (!rt_os_command_line(cmd.argv, line, LINE_MAX_))
+    rt_fail(__FILE__, __LINE__, "command line of scenario %s too long", scenario);
+  c->process = (intptr_t)spawn(line, child_in, channel);
+  free(line);
+  CloseHandle(child_in); /* the child's copy is all that is left of it */
+  c->channel = (intptr_t)channel;
+  return c;
+}
+
+bool th_child_write(th_child_t *c, const void *buf, size_t len) {
+  const char *p = buf;
+  if ((HANDLE)c->in == INVALID_HANDLE_VALUE)
+    rt_fail(__FILE__, __LINE__, "th_child_write: no stdin pipe (any more)");
+  while (len > 0) {
+    DWORD done = 0, want = len > (1u << 20) ? (1u << 20) : (DWORD)len;
+    /* Fails (ERROR_NO_DATA, ERROR_BROKEN_PIPE) once the child's end is closed. */
+    if (!WriteFile((HANDLE)c->in, p, want, &done, NULL)) return false;
+    p += done;
+    len -= done;
+  }
+  return true;
+}
+
+void th_child_close_stdin(th_child_t *c) {
+  if ((HANDLE)c->in == INVALID_HANDLE_VALUE) return;
+  CloseHandle((HANDLE)c->in);
+  c->in = (intptr_t)INVALID_HANDLE_VALUE;
+}
+
+bool th_child_wait_signal(th_child_t *c, unsigned timeout_ms) {
+  /* The channel first: of two signaled handles the lower index wins, so a signal sent
+   * just before the child exited still counts. */
+  HANDLE h[2] = {(HANDLE)c->channel, (HANDLE)c->process};
+  DWORD r = WaitForMultipleObjects(2, h, FALSE, th_scaled_ms(timeout_ms));
+  if (r == WAIT_FAILED) FAIL_WIN("WaitForMultipleObjects");
+  return r == WAIT_OBJECT_0;
+}
+
+void th_child_signal(void) {
+  const char *value = getenv(CHANNEL_ENV);
+  if (value == NULL) return;
+  /* A failure means the parent is gone; its verdict no longer depends on us. */
+  ReleaseSemaphore((HANDLE)(uintptr_t)strtoull(value, NULL, 10), 1, NULL);
+}
+
+/* Exit codes that are NTSTATUS codes of severity error or warning: an exception ended it. */
+static bool is_exception(DWORD code) {
+  return (code & 0xC0000000u) == 0xC0000000u || (code & 0xC0000000u) == 0x80000000u;
+}
+
+int th_child_end(th_child_t *c, unsigned timeout_ms, char *why, size_t cap) {
+  unsigned ms = th_scaled_ms(timeout_ms);
+  HANDLE process = (HANDLE)c->process;
+  th_child_close_stdin(c);
+  DWORD r = WaitForSingleObject(process, ms), code = 0;
+  if (r == WAIT_FAILED) FAIL_WIN("WaitForSingleObject");
+  if (r == WAIT_TIMEOUT) {
+    TerminateProcess(process, 1);
+    WaitForSingleObject(process, INFINITE);
+  }
+  if (!GetExitCodeProcess(process, &code)) FAIL_WIN("GetExitCodeProcess");
+  CloseHandle(process);
+  CloseHandle((HANDLE)c->channel);
+  free(c);
+  if (r == WAIT_TIMEOUT) {
+    snprintf(why, cap, "still running after %u ms: killed", ms);
+    return -1;
+  }
+  if (!is_exception(code)) return (int)code;
+  snprintf(why, cap, "ended by exception 0x%08lX", (unsigned long)code);
+  return -1;
+}

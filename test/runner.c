@@ -3,12 +3,15 @@
  *
  *   prog --list                                   test names, one a line
  *   prog [--backend=NAME] [--jobs=N] [FILTER...]  run every test whose name contains a FILTER
- *   prog --run=NAME [--backend=NAME]              (internal) run one test in this process
+ *   prog --run=NAME [--backend=NAME] [--arg=ARG]  (internal) run one test or scenario in
+ *                                                 this process; ARG is the scenario's
  *
  * Every test runs in a child process (this program re-executed with --run), so a crash or a
  * hang costs one test, not the run. A child exits 0 (pass), 1 (rt_fail) or 77 (rt_skip,
  * after printing "SKIP: reason"); anything else is a failure. The run ends with the skipped
  * tests and their reasons, "N skipped" (if any), and the exact line "P passed, F failed".
+ * Scenarios (check.h's SCENARIO) share the table but are never listed or run by the parent:
+ * only --run starts one, from a test that made a child process for it (helpers.h).
  *
  * Environment: RASIO_BACKEND (backend when no --backend), RASIO_REQUIRE (comma-separated
  * backends whose absence is a failure rather than a skip), RASIO_TEST_TIMEOUT_SCALE
@@ -36,7 +39,8 @@
 typedef struct test {
   const char *name;
   const char *file;
-  rt_test_fn fn;
+  rt_test_fn fn;               /* a test, or NULL for ... */
+  rt_scenario_fn scenario;     /* ... a scenario (hidden: not listed, not selected) */
   int timeout_s;
 } test_t;
 
@@ -50,6 +54,7 @@ typedef struct outcome {
 typedef struct opts {
   bool list;
   const char *run;
+  const char *arg; /* --arg, for a scenario */
   int jobs;
   int argc; /* the filters are argv's arguments that do not start with "--" */
   char **argv;
@@ -64,16 +69,25 @@ static test_t tests[MAX_TESTS];
 static size_t ntests;
 static bool too_many_tests;
 static const char *opt_backend;
+static const char *self_path; /* this program, for re-executing it (rt_os_self, once) */
 
 /* --- the surface of check.h ------------------------------------------------------------ */
 
-void rt_register(const char *name, const char *file, rt_test_fn fn, int timeout_s) {
+static void add(test_t t) {
   /* Runs before main(), where nothing can be reported yet: main() does it. */
   if (ntests == MAX_TESTS) {
     too_many_tests = true;
     return;
   }
-  tests[ntests++] = (test_t){name, file, fn, timeout_s};
+  tests[ntests++] = t;
+}
+
+void rt_register(const char *name, const char *file, rt_test_fn fn, int timeout_s) {
+  add((test_t){.name = name, .file = file, .fn = fn, .timeout_s = timeout_s});
+}
+
+void rt_register_scenario(const char *name, const char *file, rt_scenario_fn fn) {
+  add((test_t){.name = name, .file = file, .scenario = fn});
 }
 
 static const char *base_name(const char *path) {
@@ -155,6 +169,8 @@ static bool parse_args(int argc, char **argv, opts_t *o) {
       o->list = true;
     } else if (starts_with(a, "--run=")) {
       o->run = a + strlen("--run=");
+    } else if (starts_with(a, "--arg=")) {
+      o->arg = a + strlen("--arg=");
     } else if (starts_with(a, "--backend=")) {
       opt_backend = a[strlen("--backend=")] != '\0' ? a + strlen("--backend=") : NULL;
     } else if (starts_with(a, "--jobs=")) {
@@ -173,16 +189,17 @@ static bool has_filters(const opts_t *o) {
   return false;
 }
 
-static bool selected(const opts_t *o, const char *name) {
+static bool selected(const opts_t *o, const test_t *t) {
+  if (t->scenario != NULL) return false;
   if (!has_filters(o)) return true;
   for (int i = 1; i < o->argc; i++)
-    if (!starts_with(o->argv[i], "--") && strstr(name, o->argv[i]) != NULL) return true;
+    if (!starts_with(o->argv[i], "--") && strstr(t->name, o->argv[i]) != NULL) return true;
   return false;
 }
 
 /* --- the child: one test ---------------------------------------------------------------- */
 
-static int run_child(const char *name) {
+static int run_child(const char *name, const char *arg) {
   const test_t *t = find_test(name);
   if (t == NULL) {
     fprintf(stderr, "runner: no test named %s\n", name);
@@ -191,16 +208,20 @@ static int run_child(const char *name) {
   /* Unbuffered, so whatever the test printed survives a crash or an _Exit. */
   setvbuf(stdout, NULL, _IONBF, 0);
   rt_os_child_init();
-  t->fn();
+  if (t->scenario != NULL)
+    t->scenario(arg != NULL ? arg : "");
+  else
+    t->fn();
   return 0;
 }
 
 /* --- verdicts and the report ------------------------------------------------------------ */
 
-/* The reason a child gave on its "SKIP: " line (the last one, if several). */
+/* The reason a child gave on its "SKIP: " line. The first one, if several: a test whose
+ * scenario child skipped skips too, and the child's reason, printed first, is the real one. */
 static void skip_reason(const rt_job_t *job, char *out, size_t cap) {
   const char *found = NULL;
-  for (size_t i = 0; i + 6 <= job->out_len; i++)
+  for (size_t i = 0; found == NULL && i + 6 <= job->out_len; i++)
     if ((i == 0 || job->out[i - 1] == '\n') && memcmp(job->out + i, "SKIP: ", 6) == 0)
       found = job->out + i + 6;
   if (found == NULL) {
@@ -307,29 +328,62 @@ static uint64_t timeout_ms(const test_t *t) {
   return (uint64_t)(s * 1000.0 * scale);
 }
 
-/* argv of a child: the wrapper's words, self, --run, --backend. */
-static void child_argv(char **argv, size_t cap, char *wrapper, const char *self, char *run_arg,
-                         char *backend_arg) {
+/* Splits s in place at blanks into at most cap words; returns how many. Not strtok: its
+ * hidden state would make rt_child_cmd unsafe on a test's other threads. */
+static size_t split_words(char *s, char **words, size_t cap) {
   size_t n = 0;
-  for (char *w = strtok(wrapper, " \t"); w != NULL && n + 4 < cap; w = strtok(NULL, " \t"))
-    argv[n++] = w;
-  argv[n++] = (char *)self;
-  argv[n++] = run_arg;
-  if (backend_arg != NULL) argv[n++] = backend_arg;
-  argv[n] = NULL;
+  for (char *p = s; *p != '\0' && n < cap;) {
+    p += strspn(p, " \t");
+    if (*p == '\0') break;
+    words[n++] = p;
+    p += strcspn(p, " \t");
+    if (*p != '\0') *p++ = '\0';
+  }
+  return n;
 }
 
-static void start(rt_job_t *job, const test_t *t, const char *self) {
-  char wrapper[512], run_arg[300], backend_arg[300], *argv[64];
-  const char *env = getenv("RASIO_TEST_WRAPPER");
-  snprintf(wrapper, sizeof wrapper, "%s", env != NULL ? env : "");
-  snprintf(run_arg, sizeof run_arg, "--run=%s", t->name);
-  snprintf(backend_arg, sizeof backend_arg, "--backend=%s", rt_backend() ? rt_backend() : "");
-  child_argv(argv, 64, wrapper, self, run_arg, rt_backend() ? backend_arg : NULL);
+/* snprintf that says whether everything fitted. */
+static bool fits(char *buf, size_t cap, const char *prefix, const char *value) {
+  int n = snprintf(buf, cap, "%s%s", prefix, value);
+  return n >= 0 && (size_t)n < cap;
+}
 
+static bool child_cmd(rt_cmd_t *cmd, const char *name, const char *arg) {
+  const char *wrapper = getenv("RASIO_TEST_WRAPPER"), *backend = rt_backend();
+  const size_t cap = sizeof cmd->argv / sizeof cmd->argv[0];
+  if (!fits(cmd->words, sizeof cmd->words, "", wrapper != NULL ? wrapper : "")) return false;
+  size_t n = split_words(cmd->words, cmd->argv, cap - 5); /* room for the 4 below and NULL */
+  cmd->argv[n++] = (char *)self_path;
+  if (!fits(cmd->run, sizeof cmd->run, "--run=", name)) return false;
+  cmd->argv[n++] = cmd->run;
+  if (backend != NULL) {
+    if (!fits(cmd->backend, sizeof cmd->backend, "--backend=", backend)) return false;
+    cmd->argv[n++] = cmd->backend;
+  }
+  if (arg != NULL) {
+    if (!fits(cmd->arg, sizeof cmd->arg, "--arg=", arg)) return false;
+    cmd->argv[n++] = cmd->arg;
+  }
+  cmd->argv[n] = NULL;
+  return true;
+}
+
+/* A cut command line would run something else than asked: that is a bug in the caller
+ * (an oversized scenario argument), not a test outcome. */
+void rt_child_cmd(rt_cmd_t *cmd, const char *name, const char *arg) {
+  if (!child_cmd(cmd, name, arg))
+    rt_fail(__FILE__, __LINE__, "command line for %s does not fit rt_cmd_t", name);
+}
+
+static void start(rt_job_t *job, const test_t *t) {
+  rt_cmd_t cmd;
+  if (!child_cmd(&cmd, t->name, NULL)) { /* test names and backends are short */
+    fprintf(stderr, "runner: command line for %s does not fit rt_cmd_t\n", t->name);
+    exit(EXIT_USAGE);
+  }
   job->start_ms = rt_os_now_ms();
   job->deadline_ms = job->start_ms + timeout_ms(t);
-  int err = rt_os_spawn(job, argv);
+  int err = rt_os_spawn(job, cmd.argv);
   if (err != 0) {
     job->state = RT_SPAWN_FAILED;
     job->code = err;
@@ -350,7 +404,7 @@ static bool finished(const rt_job_t *job) {
 }
 
 /* Runs the selected tests, `jobs` at a time, reporting strictly in test order. */
-static int run_all(const test_t **sel, size_t n, int jobs, const char *self, tally_t *t) {
+static int run_all(const test_t **sel, size_t n, int jobs, tally_t *t) {
   rt_job_t *all = calloc(n, sizeof *all);
   outcome_t *outs = calloc(n, sizeof *outs);
   rt_job_t *running[RT_MAX_JOBS];
@@ -359,7 +413,7 @@ static int run_all(const test_t **sel, size_t n, int jobs, const char *self, tal
   while (printed < n) {
     for (; nrun < (size_t)jobs && next < n; next++) {
       all[next].name = sel[next]->name;
-      start(&all[next], sel[next], self);
+      start(&all[next], sel[next]);
       if (all[next].state == RT_RUNNING) running[nrun++] = &all[next];
     }
     if (nrun > 0) rt_os_wait(running, nrun);
@@ -417,11 +471,11 @@ static int unavailable(const char *backend, int err, const test_t **sel, size_t 
   return EXIT_SKIP;
 }
 
-static int run_parent(const opts_t *o, const char *argv0) {
+static int run_parent(const opts_t *o) {
   static const test_t *sel[MAX_TESTS];
   size_t n = 0;
   for (size_t i = 0; i < ntests; i++)
-    if (selected(o, tests[i].name)) sel[n++] = &tests[i];
+    if (selected(o, &tests[i])) sel[n++] = &tests[i];
   const char *backend = rt_backend();
   tally_t t = {.label = backend ? backend : "default"};
   if (n == 0 && has_filters(o)) {
@@ -436,7 +490,7 @@ static int run_parent(const opts_t *o, const char *argv0) {
   int err = backend != NULL ? probe(backend) : 0;
   if (err != 0) return unavailable(backend, err, sel, n, &t);
   if (backend != NULL && rt_os_setenv("RASIO_BACKEND", backend) != 0) abort();
-  return run_all(sel, n, o->jobs, rt_os_self(argv0), &t);
+  return run_all(sel, n, o->jobs, &t);
 }
 
 /* Keeps the head, slides the tail. The buffer stays NUL-terminated, so the report may scan
@@ -475,12 +529,14 @@ void rt_job_output(rt_job_t *job, const char *data, size_t len) {
 
 int main(int argc, char **argv) {
   opts_t o;
+  self_path = rt_os_self(argv[0]); /* here, before any thread could race its buffer */
   if (!parse_args(argc, argv, &o)) return usage(argv[0]);
   if (!table_ok()) return EXIT_USAGE;
   if (o.list) {
-    for (size_t i = 0; i < ntests; i++) printf("%s\n", tests[i].name);
+    for (size_t i = 0; i < ntests; i++)
+      if (tests[i].scenario == NULL) printf("%s\n", tests[i].name);
     return 0;
   }
-  if (o.run != NULL) return run_child(o.run);
-  return run_parent(&o, argv[0]);
+  if (o.run != NULL) return run_child(o.run, o.arg);
+  return run_parent(&o);
 }

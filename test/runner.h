@@ -1,6 +1,5 @@
-/* The seam between the portable runner (runner.c) and its process layer: runner_posix.c now,
- * a CreateProcess-based runner_win.c beside it later. The build picks the file; runner.c
- * never spells an OS call.
+/* The seam between the portable runner (runner.c) and its process layer (runner_posix.c,
+ * runner_win.c). The build picks the file; runner.c never spells an OS call.
  *
  * The portable side owns the schedule, the verdicts and the report; the process layer only
  * starts a child with its output captured, waits, enforces deadlines and says how the child
@@ -40,6 +39,17 @@ typedef struct rt_job {
   intptr_t pipe;
 } rt_job_t;
 
+/* The command line that re-executes this program for one test or scenario: the words of
+ * RASIO_TEST_WRAPPER, this program, --run=NAME, --backend= the run's backend (if one was
+ * chosen), --arg=ARG (if arg is not NULL). The runner starts its test children with it, and
+ * a test its scenario children (helpers.h, th_child_start), so both see the same backend
+ * and wrapper. argv points into the struct. */
+typedef struct rt_cmd {
+  char *argv[64];
+  char words[512], run[300], backend[300], arg[1024];
+} rt_cmd_t;
+void rt_child_cmd(rt_cmd_t *cmd, const char *name, const char *arg);
+
 /* Portable side, for the process layer: keep captured bytes (bounded; the rest is dropped
  * and flagged, but the caller must keep reading so the child never blocks on a full pipe). */
 void rt_job_output(rt_job_t *job, const char *data, size_t len);
@@ -63,5 +73,9 @@ int rt_os_spawn(rt_job_t *job, char *const argv[]);
 void rt_os_wait(rt_job_t *const jobs[], size_t n);
 /* A printable description of an OS error code from rt_os_spawn. */
 const char *rt_os_strerror(int code);
+/* Windows process layer only (runner_win.c; POSIX has no command lines): argv as one
+ * CreateProcess command line in cmd[0, cap), quoted so the child's CRT splits it back into
+ * the same words. False if it does not fit. */
+bool rt_os_command_line(char *const argv[], char *cmd, size_t cap);
 
 #endif

@@ -285,12 +285,18 @@ static int create_child(char *cmd, HANDLE out, HANDLE nul, PROCESS_INFORMATION *
   return 0;
 }
 
-int rt_os_spawn(rt_job_t *job, char *const argv[]) {
-  char cmd[32768]; /* CreateProcess's limit */
+bool rt_os_command_line(char *const argv[], char *cmd, size_t cap) {
   size_t len = 0;
+  if (cap == 0) return false;
   cmd[0] = '\0';
   for (size_t i = 0; argv[i] != NULL; i++)
-    if (!quote_arg(cmd, sizeof cmd, &len, argv[i])) return ERROR_FILENAME_EXCED_RANGE;
+    if (!quote_arg(cmd, cap, &len, argv[i])) return false;
+  return true;
+}
+
+int rt_os_spawn(rt_job_t *job, char *const argv[]) {
+  char cmd[32768]; /* CreateProcess's limit */
+  if (!rt_os_command_line(argv, cmd, sizeof cmd)) return ERROR_FILENAME_EXCED_RANGE;
 
   child_t *c = calloc(1, sizeof *c);
   if (c == NULL) return ERROR_NOT_ENOUGH_MEMORY;

@@ -4,133 +4,21 @@
  * loop; disposing while input streams in is safe and loses nothing that was not read.
  *
  * Each scenario needs the process's stdin to be a particular pipe or file, so it runs in a
- * child process whose fd 0 is replaced (the platform block below); the parent feeds the pipe
- * and checks the child's exit status. Inside the child, the checks are ordinary CHECKs (a
- * failure exits the child with status 1). The scenarios themselves use only rasio.
+ * child process made for it (helpers.h: th_child_start; a SCENARIO, with its parameters in
+ * its argument); the test feeds the pipe and takes the child's exit status as its verdict.
+ * Inside the child, the checks are ordinary CHECKs (a failure exits the child with status
+ * 1). The scenarios themselves use only rasio, so they run unchanged on every platform: on
+ * POSIX stdin is watched by the backend, on Windows a pipe by rasio's reader thread, and a
+ * file or the null device is always readable everywhere.
  */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L /* fork, pipe, dup2, mkstemp, kill */
-#endif
-
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "helpers.h"
 #include "rec_util.h"
-
-/* --- platform: a child process with a chosen stdin --------------------------------------- */
-
-typedef void (*child_fn)(void *arg);
-
-#ifdef _WIN32
-/* Not written yet: needs CreateProcess of the runner with a redirected stdin handle. */
-#define NO_CHILD_STDIN "a child process with a chosen stdin is POSIX-only so far"
-
-static void os_pipe(int fds[2]) { (void)fds; SKIP(NO_CHILD_STDIN); }
-static int os_temp_file(const void *data, size_t len) { (void)data, (void)len; SKIP(NO_CHILD_STDIN); }
-static int os_dev_null(void) { SKIP(NO_CHILD_STDIN); }
-static bool os_write_all(int fd, const void *buf, size_t len) {
-  (void)fd, (void)buf, (void)len;
-  SKIP(NO_CHILD_STDIN);
-}
-static void os_close(int fd) { (void)fd; }
-static void os_put_byte(int fd) { (void)fd; }
-static void os_get_byte(int fd) { (void)fd; }
-static long child_start(int stdin_fd, const int *close_fds, size_t n_close, child_fn fn,
-                        void *arg) {
-  (void)stdin_fd, (void)close_fds, (void)n_close, (void)fn, (void)arg;
-  SKIP(NO_CHILD_STDIN);
-}
-static void child_finish(long pid, unsigned timeout_ms) { (void)pid, (void)timeout_ms; }
-#else
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static void os_pipe(int fds[2]) { CHECK_EQ(pipe(fds), 0); }
-
-/* An unlinked temporary file holding data, positioned at its start. */
-static int os_temp_file(const void *data, size_t len) {
-  char path[] = "/tmp/rasio-stdin-XXXXXX";
-  int fd = mkstemp(path);
-  CHECK(fd >= 0);
-  unlink(path);
-  CHECK_EQ(write(fd, data, len), (long)len);
-  CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
-  return fd;
-}
-
-static int os_dev_null(void) {
-  int fd = open("/dev/null", O_RDONLY);
-  CHECK(fd >= 0);
-  return fd;
-}
-
-/* Blocking write of everything; false if the reader went away (the child failed: its
- * status tells why). */
-static bool os_write_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    p += n;
-    len -= (size_t)n;
-  }
-  return true;
-}
-
-static void os_close(int fd) { close(fd); }
-
-/* One-byte handshake between child and parent ("subscribed", "done"). A read of 0 means
- * the other side exited; the exit status then tells the story. */
-static void os_put_byte(int fd) { CHECK_EQ(write(fd, "!", 1), 1); }
-static void os_get_byte(int fd) {
-  char c;
-  while (read(fd, &c, 1) < 0 && errno == EINTR) {
-  }
-}
-
-/* Forks a child whose fd 0 is stdin_fd, closes close_fds in it, runs fn(arg) and exits 0.
- * Called before the test makes any thread, so the fork is safe. */
-static long child_start(int stdin_fd, const int *close_fds, size_t n_close, child_fn fn,
-                        void *arg) {
-  signal(SIGPIPE, SIG_IGN); /* a failed child must not kill the feeding parent */
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid > 0) return (long)pid;
-  if (dup2(stdin_fd, 0) < 0) _exit(3);
-  if (stdin_fd != 0) close(stdin_fd);
-  for (size_t i = 0; i < n_close; i++) close(close_fds[i]);
-  fn(arg);
-  fflush(NULL);
-  _exit(0);
-}
-
-/* Waits for the child; its exit status is the scenario's verdict (77: it skipped). */
-static void child_finish(long pid, unsigned timeout_ms) {
-  uint64_t end = th_now_ms() + timeout_ms;
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid((pid_t)pid, &status, WNOHANG)) == 0 && th_now_ms() < end) th_sleep_ms(5);
-  if (r == 0) {
-    kill((pid_t)pid, SIGKILL);
-    waitpid((pid_t)pid, &status, 0);
-    rt_fail(__FILE__, __LINE__, "stdin scenario did not finish within %u ms", timeout_ms);
-  }
-  CHECK_EQ(r, (pid_t)pid);
-  if (WIFSIGNALED(status))
-    rt_fail(__FILE__, __LINE__, "stdin scenario killed by signal %d", WTERMSIG(status));
-  if (WEXITSTATUS(status) == 77) SKIP("the stdin scenario skipped");
-  CHECK_EQ(WEXITSTATUS(status), 0);
-}
-#endif
 
 #define CHILD_WAIT_MS 25000u
 
@@ -263,30 +151,42 @@ static size_t reader_run(rasio_loop_t *loop, reader_t *r) {
 
 /* --- scenarios (child side) --------------------------------------------------------------- */
 
+/* A scenario's parameters; the test passes them to the child as its argument. */
 typedef struct scenario {
-  size_t len;       /* pattern bytes fed to stdin */
-  size_t chunk;     /* reader chunk size */
+  size_t len;         /* pattern bytes fed to stdin */
+  size_t chunk;       /* reader chunk size */
   size_t first_chunk; /* mid-stream tests: chunk size of the first subscription */
   size_t stop_after;
-  uint32_t mode;    /* reader mode: 0, RASIO_ONESHOT or RASIO_LEVEL */
+  unsigned mode;      /* reader mode: 0, RASIO_ONESHOT or RASIO_LEVEL */
   int rounds;
-  int ready_fd;     /* write end of the handshake pipe, or -1 */
 } scenario_t;
 
-static void child_ready(const scenario_t *sc) {
-  if (sc->ready_fd >= 0) os_put_byte(sc->ready_fd);
+#define SCENARIO_FORMAT "len=%zu,chunk=%zu,first=%zu,stop=%zu,mode=%u,rounds=%d"
+
+static void scenario_encode(const scenario_t *sc, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, SCENARIO_FORMAT, sc->len, sc->chunk, sc->first_chunk,
+                   sc->stop_after, sc->mode, sc->rounds);
+  CHECK(n > 0 && (size_t)n < cap);
+}
+
+static scenario_t scenario_decode(const char *arg) {
+  scenario_t sc;
+  if (sscanf(arg, SCENARIO_FORMAT, &sc.len, &sc.chunk, &sc.first_chunk, &sc.stop_after,
+             &sc.mode, &sc.rounds) != 6)
+    rt_fail(__FILE__, __LINE__, "bad scenario argument \"%s\"", arg);
+  return sc;
 }
 
 /* Reads everything to end of input in one subscription and checks it. */
-static void child_read_to_eof(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_read_to_eof) {
+  scenario_t sc = scenario_decode(arg);
   rasio_loop_t *loop = started_loop();
   reader_t r;
-  reader_init(&r, sc->len, sc->chunk);
-  r.mode = sc->mode;
+  reader_init(&r, sc.len, sc.chunk);
+  r.mode = sc.mode;
   CHECK_GE(reader_run(loop, &r), 1);
   CHECK(r.eof);
-  check_pattern(r.buf, r.len, sc->len);
+  check_pattern(r.buf, r.len, sc.len);
   th_loop_end(loop);
   free(r.buf);
 }
@@ -310,8 +210,8 @@ static void ticker_notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void 
 /* Input arrives late, in two halves with a pause between, on a pipe held open: a non-noisy
  * timer keeps ticking while stdin has nothing, before the first half and between the two
  * (the loop is not stuck in a read), then every byte and end of input arrive. */
-static void child_late_data(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_late_data) {
+  scenario_t sc = scenario_decode(arg);
   rasio_loop_t *loop = started_loop();
   ticker_t tk = {.rec = rec_new(true)};
   atomic_init(&tk.ticks, 0);
@@ -321,15 +221,15 @@ static void child_late_data(void *arg) {
   CHECK_OK(rasio_event_new(loop, &o, &tev));
 
   reader_t r;
-  reader_init(&r, sc->len, sc->chunk);
+  reader_init(&r, sc.len, sc.chunk);
   r.ticks = &tk.ticks;
   r.rec = rec_new(true);
   rasio_event_t *ev = stdin_new(loop, 0, reader_notify, &r);
-  child_ready(sc); /* the parent now waits 300 ms before writing */
+  th_child_signal(); /* the parent now waits (LATE_MS) before writing */
   CHECK(th_rec_wait(r.rec, ev, RASIO_DISPOSED, 1, 15000));
   CHECK_OK(r.err);
   CHECK(r.eof);
-  check_pattern(r.buf, r.len, sc->len);
+  check_pattern(r.buf, r.len, sc.len);
   CHECK_GE(r.ticks_at_data, 5);
   CHECK_GE(r.ticks_at_half - r.ticks_at_data, 5);
 
@@ -341,12 +241,12 @@ static void child_late_data(void *arg) {
 }
 
 /* After end of input, each new subscription gets READ and reads end of input again. */
-static void child_resubscribe_after_eof(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_resubscribe_after_eof) {
+  scenario_t sc = scenario_decode(arg);
   rasio_loop_t *loop = started_loop();
-  for (int round = 0; round < sc->rounds; round++) {
+  for (int round = 0; round < sc.rounds; round++) {
     reader_t r;
-    reader_init(&r, 0, sc->chunk);
+    reader_init(&r, 0, sc.chunk);
     CHECK_GE(reader_run(loop, &r), 1);
     CHECK(r.eof);
     CHECK_EQ(r.len, 0);
@@ -358,31 +258,31 @@ static void child_resubscribe_after_eof(void *arg) {
 /* Subscriptions in sequence share one buffer: the first reads with first_chunk, then each
  * stops after stop_after chunks (0: the rest) until end of input; every byte must arrive
  * exactly once and in order. */
-static void child_resubscribe_mid_stream(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_resubscribe_mid_stream) {
+  scenario_t sc = scenario_decode(arg);
   rasio_loop_t *loop = started_loop();
   reader_t r;
-  reader_init(&r, sc->len, sc->first_chunk);
+  reader_init(&r, sc.len, sc.first_chunk);
   r.stop_after = 1;
   reader_run(loop, &r);
   CHECK(!r.eof);
   CHECK_GT(r.len, 0);
-  r.chunk = sc->chunk;
-  r.stop_after = sc->stop_after;
+  r.chunk = sc.chunk;
+  r.stop_after = sc.stop_after;
   int subscriptions = 1;
   while (!r.eof) {
     reader_run(loop, &r);
     CHECK_LT(++subscriptions, 100000);
   }
-  check_pattern(r.buf, r.len, sc->len);
+  check_pattern(r.buf, r.len, sc.len);
   th_loop_end(loop);
   free(r.buf);
 }
 
 /* One stdin subscription per loop: a second one while the first lives is EEXIST (whatever
  * its mode); once the first is disposed, a new one is accepted. */
-static void child_second_subscription(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_second_subscription) {
+  (void)arg;
   rasio_loop_t *loop = started_loop();
   th_rec_t *rec = rec_new(true);
   rasio_event_t *first = stdin_new(loop, 0, th_rec_notify, rec);
@@ -397,69 +297,77 @@ static void child_second_subscription(void *arg) {
   th_rec_t *rec2 = rec_new(true);
   rasio_event_t *again = stdin_new(loop, 0, th_rec_notify, rec2);
   th_dispose(rec2, again);
-  child_ready(sc);
+  th_child_signal(); /* done: the parent may close the pipe it held open meanwhile */
   th_loop_end(loop);
   rec_free(rec);
   rec_free(rec2);
 }
 
 /* Disposing a subscription on an idle pipe (held open, no input) completes. */
-static void child_dispose_idle(void *arg) {
-  scenario_t *sc = arg;
+SCENARIO(stdin_child_dispose_idle) {
+  (void)arg;
   rasio_loop_t *loop = started_loop();
   th_rec_t *rec = rec_new(true);
   rasio_event_t *ev = stdin_new(loop, 0, th_rec_notify, rec);
   th_sleep_ms(50);
   th_dispose(rec, ev);
   CHECK_EQ(th_rec_count(rec, ev, RASIO_DISPOSED), 1);
-  child_ready(sc);
+  th_child_signal(); /* done: the parent may close the pipe it held open meanwhile */
   th_loop_end(loop);
   rec_free(rec);
 }
 
 /* --- parent side ------------------------------------------------------------------------- */
 
+/* How long the late-data test keeps the pipe quiet before each half: 15 ticks of 20 ms
+ * (the scenario wants 5), stretched on slow hosts. */
+#define LATE_MS 300u
+
 typedef struct feed {
-  bool wait_ready;    /* wait for the child's handshake before writing / closing */
+  bool wait_ready;    /* wait for the child's signal before writing / closing */
   unsigned delay_ms;  /* then wait this long before writing */
   unsigned gap_ms;    /* if set, write the first half, pause this long, write the rest */
   unsigned linger_ms; /* after writing, keep the pipe open this long */
 } feed_t;
 
-/* Runs fn in a child whose stdin is a pipe; feeds sc->len pattern bytes as f says, closes
- * the pipe and checks the child's verdict. */
-static void run_on_pipe(child_fn fn, scenario_t *sc, feed_t f) {
-  int in[2], ready[2];
-  os_pipe(in);
-  os_pipe(ready);
-  sc->ready_fd = ready[1];
-  int close_in_child[] = {in[1], ready[0]};
-  long pid = child_start(in[0], close_in_child, 2, fn, sc);
-  os_close(in[0]);
-  os_close(ready[1]);
+static th_child_t *start(const char *scenario, const scenario_t *sc, th_stdin_t in,
+                         const void *data, size_t len) {
+  char arg[256];
+  scenario_encode(sc, arg, sizeof arg);
+  return th_child_start(scenario, arg, in, data, len);
+}
 
+/* Runs the scenario in a child whose stdin is a pipe; feeds sc->len pattern bytes as f
+ * says, closes the pipe and takes the child's verdict. */
+static void run_on_pipe(const char *scenario, const scenario_t *sc, feed_t f) {
+  th_child_t *c = start(scenario, sc, TH_STDIN_PIPE, NULL, 0);
   uint8_t *data = pattern_new(sc->len);
-  if (f.wait_ready) os_get_byte(ready[0]);
-  if (f.delay_ms) th_sleep_ms(f.delay_ms);
-  /* A short write means the child failed: its exit status below tells why. */
+  /* A missing signal or a short write means the child failed or hung: th_child_finish
+   * tells which. */
+  if (f.wait_ready) th_child_wait_signal(c, CHILD_WAIT_MS);
+  if (f.delay_ms) th_sleep_ms(th_scaled_ms(f.delay_ms));
   size_t first = f.gap_ms ? sc->len / 2 : sc->len;
-  if (os_write_all(in[1], data, first) && f.gap_ms) {
-    th_sleep_ms(f.gap_ms);
-    os_write_all(in[1], data + first, sc->len - first);
+  if (th_child_write(c, data, first) && f.gap_ms) {
+    th_sleep_ms(th_scaled_ms(f.gap_ms));
+    th_child_write(c, data + first, sc->len - first);
   }
-  if (f.linger_ms) th_sleep_ms(f.linger_ms);
-  os_close(in[1]);
-  os_close(ready[0]);
-  child_finish(pid, CHILD_WAIT_MS);
+  if (f.linger_ms) th_sleep_ms(th_scaled_ms(f.linger_ms));
+  th_child_close_stdin(c);
+  th_child_finish(c, CHILD_WAIT_MS);
   free(data);
 }
 
-/* Runs fn in a child whose stdin is fd (a file), then closes fd. */
-static void run_on_fd(child_fn fn, scenario_t *sc, int fd) {
-  sc->ready_fd = -1;
-  long pid = child_start(fd, NULL, 0, fn, sc);
-  os_close(fd);
-  child_finish(pid, CHILD_WAIT_MS);
+/* Runs the scenario in a child whose stdin is a regular file holding sc->len pattern bytes. */
+static void run_on_file(const char *scenario, const scenario_t *sc) {
+  uint8_t *data = pattern_new(sc->len);
+  th_child_t *c = start(scenario, sc, TH_STDIN_FILE, data, sc->len);
+  free(data);
+  th_child_finish(c, CHILD_WAIT_MS);
+}
+
+/* Runs the scenario in a child whose stdin is the null device. */
+static void run_on_null(const char *scenario, const scenario_t *sc) {
+  th_child_finish(start(scenario, sc, TH_STDIN_NULL, NULL, 0), CHILD_WAIT_MS);
 }
 
 /* --- tests -------------------------------------------------------------------------------- */
@@ -467,49 +375,43 @@ static void run_on_fd(child_fn fn, scenario_t *sc, int fd) {
 /* An empty pipe whose writer is closed: READ, and the read says end of input. */
 TEST_T(stdin_empty_pipe_eof, 40) {
   scenario_t sc = {.len = 0, .chunk = 4096};
-  run_on_pipe(child_read_to_eof, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_read_to_eof", &sc, (feed_t){0});
 }
 
 /* A regular file (no kernel readiness: always readable): every byte, then end of input. */
 TEST_T(stdin_regular_file, 40) {
   scenario_t sc = {.len = 100 * 1024, .chunk = 4096};
-  uint8_t *data = pattern_new(sc.len);
-  int fd = os_temp_file(data, sc.len);
-  free(data);
-  run_on_fd(child_read_to_eof, &sc, fd);
+  run_on_file("stdin_child_read_to_eof", &sc);
 }
 
-/* /dev/null (a device epoll refuses to watch): READ, then end of input. */
+/* The null device (one epoll refuses to watch; NUL on Windows): READ, then end of input. */
 TEST_T(stdin_dev_null_eof, 40) {
   scenario_t sc = {.len = 0, .chunk = 4096};
-  run_on_fd(child_read_to_eof, &sc, os_dev_null());
+  run_on_null("stdin_child_read_to_eof", &sc);
 }
 
 /* A pipe streaming 256 KiB: every byte in order, then end of input. */
 TEST_T(stdin_pipe_stream, 40) {
   scenario_t sc = {.len = 256 * 1024, .chunk = 4096};
-  run_on_pipe(child_read_to_eof, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_read_to_eof", &sc, (feed_t){0});
 }
 
 /* ONESHOT stdin: one chunk per READ, then clear readable and re-arm; nothing is lost. */
 TEST_T(stdin_oneshot_rearm_per_chunk, 40) {
   scenario_t sc = {.len = 32 * 1024, .chunk = 1000, .mode = RASIO_ONESHOT};
-  run_on_pipe(child_read_to_eof, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_read_to_eof", &sc, (feed_t){0});
 }
 
 /* LEVEL stdin: one chunk per READ and no re-arm; READ keeps coming while input remains. */
 TEST_T(stdin_level_one_chunk_per_read, 40) {
   scenario_t sc = {.len = 32 * 1024, .chunk = 1000, .mode = RASIO_LEVEL};
-  run_on_pipe(child_read_to_eof, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_read_to_eof", &sc, (feed_t){0});
 }
 
 /* Both modes where stdin is a regular file (no kernel readiness: rasio synthesises it). */
 static void check_file_mode(uint32_t mode) {
   scenario_t sc = {.len = 32 * 1024, .chunk = 1000, .mode = mode};
-  uint8_t *data = pattern_new(sc.len);
-  int fd = os_temp_file(data, sc.len);
-  free(data);
-  run_on_fd(child_read_to_eof, &sc, fd);
+  run_on_file("stdin_child_read_to_eof", &sc);
 }
 
 TEST_T(stdin_regular_file_oneshot, 40) { check_file_mode(RASIO_ONESHOT); }
@@ -520,45 +422,46 @@ TEST_T(stdin_regular_file_level, 40) { check_file_mode(RASIO_LEVEL); }
  * block on stdin). */
 TEST_T(stdin_late_data_timer_keeps_ticking, 40) {
   scenario_t sc = {.len = 8 * 1024, .chunk = 4096};
-  run_on_pipe(child_late_data, &sc, (feed_t){.wait_ready = true, .delay_ms = 300,
-                                             .gap_ms = 300, .linger_ms = 100});
+  run_on_pipe("stdin_child_late_data", &sc,
+              (feed_t){.wait_ready = true, .delay_ms = LATE_MS, .gap_ms = LATE_MS,
+                       .linger_ms = 100});
 }
 
 /* Subscribing again after end of input gets READ and end of input, four times (Pony
  * 1e2df00c8: a later subscriber must not wait forever). */
 TEST_T(stdin_resubscribe_after_eof, 40) {
   scenario_t sc = {.chunk = 4096, .rounds = 4};
-  run_on_pipe(child_resubscribe_after_eof, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_resubscribe_after_eof", &sc, (feed_t){0});
 }
 
 TEST_T(stdin_second_subscription_eexist, 40) {
   scenario_t sc = {0};
-  run_on_pipe(child_second_subscription, &sc, (feed_t){.wait_ready = true});
+  run_on_pipe("stdin_child_second_subscription", &sc, (feed_t){.wait_ready = true});
 }
 
-/* The same where stdin is not watched by the kernel (/dev/null: always readable), so the
- * backend's own registration cannot be what refuses the second subscription. */
+/* The same where stdin is not watched by the kernel (the null device: always readable), so
+ * the backend's own registration cannot be what refuses the second subscription. */
 TEST_T(stdin_second_subscription_eexist_unwatched, 40) {
   scenario_t sc = {0};
-  run_on_fd(child_second_subscription, &sc, os_dev_null());
+  run_on_null("stdin_child_second_subscription", &sc);
 }
 
 /* Dispose after the first chunk and subscribe again (first chunk 512, then 64-byte chunks):
  * every byte of 64 KiB exactly once, in order (Pony efc1dc556). */
 TEST_T(stdin_dispose_resubscribe_mid_stream, 40) {
   scenario_t sc = {.len = 64 * 1024, .first_chunk = 512, .chunk = 64};
-  run_on_pipe(child_resubscribe_mid_stream, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_resubscribe_mid_stream", &sc, (feed_t){0});
 }
 
 /* Dispose and resubscribe after every 4 KiB chunk while 256 KiB stream in (Pony 8c762ee86:
  * dispose during streaming input). */
 TEST_T(stdin_dispose_churn_while_streaming, 60) {
   scenario_t sc = {.len = 256 * 1024, .first_chunk = 4096, .chunk = 4096, .stop_after = 1};
-  run_on_pipe(child_resubscribe_mid_stream, &sc, (feed_t){0});
+  run_on_pipe("stdin_child_resubscribe_mid_stream", &sc, (feed_t){0});
 }
 
 /* Disposing stdin while no input comes (pipe held open) completes (Pony 2f76af26d). */
 TEST_T(stdin_dispose_while_idle, 40) {
   scenario_t sc = {0};
-  run_on_pipe(child_dispose_idle, &sc, (feed_t){.wait_ready = true});
+  run_on_pipe("stdin_child_dispose_idle", &sc, (feed_t){.wait_ready = true});
 }
