@@ -15,10 +15,6 @@
 #define DIRS (RASIO_READ | RASIO_WRITE)
 #define MODES (RASIO_ONESHOT | RASIO_LEVEL)
 
-bool rasio__event_valid(const rasio_event_t *ev) {
-  return ev != NULL && ev->magic == RASIO__EVENT_MAGIC;
-}
-
 /* The kind an interest set describes, or 0 if it is malformed. */
 static int kind_of(uint32_t f) {
   uint32_t mode = f & MODES;
@@ -150,8 +146,10 @@ static uint32_t take_oneshot(rasio_event_t *ev, uint32_t dirs) {
 /* Persistent events deliver whatever the kernel reports within the interest. */
 static uint32_t take_persistent(rasio_event_t *ev, uint32_t dirs) {
   dirs &= ev->flags;
-  if (dirs & RASIO_READ) atomic_store(&ev->readable, true);
-  if (dirs & RASIO_WRITE) atomic_store(&ev->writeable, true);
+  /* Release, not seq_cst: no arm decision reads these for a persistent event, and the
+   * delivery that follows orders them for the owner. */
+  if (dirs & RASIO_READ) atomic_store_explicit(&ev->readable, true, memory_order_release);
+  if (dirs & RASIO_WRITE) atomic_store_explicit(&ev->writeable, true, memory_order_release);
   return dirs;
 }
 

@@ -136,6 +136,9 @@ struct rasio_loop {
   rasio__mutex_t timer_mu;
   rasio_event_t **heap;
   size_t heap_len, heap_cap;
+  /* heap_len, published for the loop thread's lock-free look (release by the writer under
+   * timer_mu): an iteration with no timers takes neither the lock nor the clock. */
+  atomic_size_t timer_count;
 
   rasio__mutex_t sig_mu;
   rasio_event_t *sig_head;   /* signal subscribers, under sig_mu */
@@ -162,7 +165,10 @@ void rasio__loop_unpost_ready(rasio_loop_t *loop, rasio_event_t *ev);
 void rasio__deliver(rasio_event_t *ev, uint32_t flags, uint32_t arg);
 /* Runs what a drained mailbox node carried (draining thread). */
 void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending);
-bool rasio__event_valid(const rasio_event_t *ev);
+/* The cheap guard of every public call that takes an event: on every message's path. */
+static inline bool rasio__event_valid(const rasio_event_t *ev) {
+  return ev != NULL && ev->magic == RASIO__EVENT_MAGIC;
+}
 /* The socket layer saw would-block on ev in direction dir. */
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir);
 void rasio__event_short_read(rasio_event_t *ev);

@@ -153,7 +153,8 @@ static rasio_event_t *reverse(rasio_event_t *list) {
 
 static void dispose_drain(rasio_loop_t *loop) {
   rasio_event_t *list;
-  while ((list = atomic_exchange(&loop->dispose_head, NULL)) != NULL) {
+  while (atomic_load_explicit(&loop->dispose_head, memory_order_relaxed) != NULL &&
+         (list = atomic_exchange(&loop->dispose_head, NULL)) != NULL) {
     for (list = reverse(list); list != NULL;) {
       rasio_event_t *ev = list;
       list = ev->dispose_next; /* ev may be freed by its DISPOSED notification */
@@ -175,7 +176,10 @@ static int iterate(rasio_loop_t *loop, bool block) {
   uint64_t timeout = block ? rasio__timer_timeout(loop) : 0;
   if (timeout != 0 && has_work(loop)) timeout = 0;
   int rc = loop->be->wait(loop, timeout);
-  atomic_store(&loop->wake_pending, false);
+  /* Usually nobody woke us: a load spares the locked store. If it reads false, any waker
+   * still to come exchanges false -> true itself, and its wake ends the next wait. */
+  if (atomic_load_explicit(&loop->wake_pending, memory_order_acquire))
+    atomic_store(&loop->wake_pending, false);
   rasio__signal_dispatch(loop);
   rasio__timer_dispatch(loop);
   synth_dispatch(loop);
@@ -184,7 +188,8 @@ static int iterate(rasio_loop_t *loop, bool block) {
 }
 
 static bool stop_taken(rasio_loop_t *loop) {
-  return atomic_exchange(&loop->stop_requested, false);
+  return atomic_load_explicit(&loop->stop_requested, memory_order_relaxed) &&
+         atomic_exchange(&loop->stop_requested, false);
 }
 
 /* The body of run; the caller has claimed loop->running. */

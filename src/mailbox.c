@@ -48,9 +48,12 @@ static void push(rasio_mailbox_t *mb, rasio__mnode_t *n) {
   rasio__mnode_t *prev = atomic_exchange(&mb->head, n);
   atomic_store_explicit(&prev->next, n, memory_order_release);
   if (atomic_load(&mb->sleeping)) {
+    /* The lock orders this after the consumer's last check (it is inside the wait by the
+     * time we hold it); signalled after the release, the consumer does not wake up only
+     * to block on the lock we still hold. */
     rasio__mutex_lock(&mb->mu);
-    rasio__cond_signal(&mb->cv);
     rasio__mutex_unlock(&mb->mu);
+    rasio__cond_signal(&mb->cv);
   }
   atomic_fetch_sub(&mb->pushing, 1);
 }

@@ -54,6 +54,7 @@ static int heap_push(rasio_loop_t *loop, rasio_event_t *ev) {
     loop->heap_cap = cap;
   }
   place(loop, loop->heap_len++, ev);
+  atomic_store_explicit(&loop->timer_count, loop->heap_len, memory_order_release);
   sift_up(loop, loop->heap_len - 1);
   return 0;
 }
@@ -62,6 +63,7 @@ static void heap_remove(rasio_loop_t *loop, rasio_event_t *ev) {
   size_t i = ev->u.timer.index;
   ev->u.timer.index = RASIO__NO_INDEX;
   rasio_event_t *last = loop->heap[--loop->heap_len];
+  atomic_store_explicit(&loop->timer_count, loop->heap_len, memory_order_release);
   if (last == ev) return;
   place(loop, i, last);
   sift_up(loop, i);
@@ -99,7 +101,14 @@ void rasio__timer_cancel(rasio_event_t *ev) {
   rasio__mutex_unlock(&loop->timer_mu);
 }
 
+/* Loop thread. A timer started elsewhere after this look wakes the loop if it is the new
+ * earliest (rasio__timer_start), so a stale zero cannot sleep through it. */
+static bool no_timers(rasio_loop_t *loop) {
+  return atomic_load_explicit(&loop->timer_count, memory_order_acquire) == 0;
+}
+
 uint64_t rasio__timer_timeout(rasio_loop_t *loop) {
+  if (no_timers(loop)) return UINT64_MAX;
   rasio__mutex_lock(&loop->timer_mu);
   uint64_t deadline = loop->heap_len > 0 ? deadline_of(loop->heap[0]) : UINT64_MAX;
   rasio__mutex_unlock(&loop->timer_mu);
@@ -121,6 +130,7 @@ static size_t pop_expired(rasio_loop_t *loop, uint64_t now, rasio_event_t **batc
 }
 
 void rasio__timer_dispatch(rasio_loop_t *loop) {
+  if (no_timers(loop)) return;
   rasio_event_t *batch[FIRE_BATCH];
   uint64_t now = rasio__now_ns();
   size_t n;
@@ -136,4 +146,5 @@ void rasio__timer_fini(rasio_loop_t *loop) {
   free(loop->heap);
   loop->heap = NULL;
   loop->heap_len = loop->heap_cap = 0;
+  atomic_store(&loop->timer_count, 0);
 }
