@@ -456,6 +456,36 @@ TEST(lifecycle_without_own_fd_fd_stays_open) {
   th_close(b);
 }
 
+/* The owner closes its socket under a live subscription (own_fd false) while the loop waits
+ * on it: epoll drops the registration by itself, a pending AFD poll ends as LOCAL_CLOSE and
+ * takes the provider's record with it. Nothing may be reported for the dead socket,
+ * unsubscribe must still end in exactly one DISPOSED, and the number, free again, must
+ * subscribe and report like any other. */
+TEST(lifecycle_fd_closed_under_subscription_disposes_once) {
+  for (int round = 0; round < 3; round++) {
+    fix_t f;
+    fix_init(&f);
+    rasio_event_t *ev = NULL;
+    CHECK_OK(rasio_event_new(f.loop,
+                             &(rasio_event_opts_t){.fd = f.fd, .flags = RASIO_READ,
+                                                   .notify = th_rec_notify, .ctx = &f.rec},
+                             &ev));
+    th_sleep_ms(20); /* the loop is blocked with the socket in its wait */
+    th_close(f.fd);
+    th_sleep_ms(20);
+    th_dispose(&f.rec, ev);
+    CHECK_EQ(th_rec_count(&f.rec, ev, 0), 1); /* DISPOSED, and nothing before it */
+
+    rasio_fd_t peer;
+    th_tcp_pair(&f.fd, &peer);
+    fix_sub(&f, RASIO_READ);
+    put(peer, 5);
+    await_n(&f, RASIO_READ, 1);
+    th_close(peer);
+    fix_close(&f);
+  }
+}
+
 /* ---- stale readiness and fd reuse ---------------------------------------------------------- */
 
 enum { REUSE_ROUNDS = 50 };
