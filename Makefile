@@ -10,6 +10,9 @@
 #   make valgrind   Debug build in build-valgrind/, every test child under valgrind memcheck
 #   make demo       build, then run the verified echo swarm (tools/rasio-swarm.c);
 #                   extra flags in ARGS, e.g. make demo ARGS="--executor mailbox"
+#   make bench      Release build with the benchmarks into build-bench/, then bench/run.sh
+#                   quick (rasio vs libuv, libevent, libev and a raw epoll floor; a few
+#                   minutes); make bench-full: the same with >= 5 runs per row (see run.sh)
 #   make clean      remove the build directories
 #
 # Environment the suites read: RASIO_REQUIRE=epoll makes an unavailable backend a failure
@@ -113,4 +116,17 @@ demo: build
 	./build/rasio-swarm $(DEMO_ARGS) $(ARGS)
 
 clean:
-	rm -rf build build-asan build-tsan build-valgrind build-windows
+	rm -rf build build-asan build-tsan build-valgrind build-windows build-bench
+
+# The benchmarks build in their own Release tree; run.sh refuses to run, naming the Debian
+# packages, if a program is missing, and writes bench/results/<UTC time>-<quick|full>.*
+.PHONY: bench bench-full
+bench:
+	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRASIO_BENCH=ON
+	$(CMAKE) --build build-bench -j$(JOBS)
+	BENCH_BUILD=$(CURDIR)/build-bench bench/run.sh quick
+
+bench-full:
+	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRASIO_BENCH=ON
+	$(CMAKE) --build build-bench -j$(JOBS)
+	BENCH_BUILD=$(CURDIR)/build-bench bench/run.sh full
