@@ -8,9 +8,7 @@
  * the server refuses to run on anything else (LIBEV_FLAGS in the environment could ask for
  * it), and prints the name of what ev_backend() reports.
  *
- * All connections read into one 64 KiB buffer (the loop is single-threaded); only the
- * unwritten tail of a short write is copied into a per-connection buffer, allocated at the
- * first short write and kept until close.
+ * The echo itself is server.h's (shared with libuv's poll row and libevent).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,76 +21,20 @@
 
 #include "server.h"
 
-enum { ECHO_IDLE, ECHO_BLOCKED, ECHO_CLOSE };
-
 struct conn {
-  ev_io io;   /* first: the callbacks cast the watcher back to its connection */
-  char *tail; /* unwritten bytes of the last echo: tail[off..off+len) */
-  size_t off, len;
+  ev_io io; /* first: the callbacks cast the watcher back to its connection */
+  bench_echo_t echo;
 };
 
-static char rbuf[BENCH_BUF_SIZE];
 static struct ev_loop *loop;
 static int listen_fd;
-
-/* Writes p[0..n) until it is all out or the socket is full, then keeps the rest. A partial
- * write is retried because the peer may have drained some of the socket meanwhile (the floor
- * and rasio rows retry too, so every row pays the same syscalls here). */
-static int echo_write(struct conn *c, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(c->io.fd, p, n);
-    if (w >= 0) {
-      p += w;
-      n -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      if (c->tail == NULL && (c->tail = malloc(BENCH_BUF_SIZE)) == NULL) bench_die("malloc");
-      memcpy(c->tail, p, n);
-      c->off = 0;
-      c->len = n;
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
-
-/* Reads and echoes until a read comes back short: level-triggered readiness reports the
- * socket again if anything (data or EOF) is left, so the extra read to EAGAIN is not needed. */
-static int echo_pump(struct conn *c) {
-  for (;;) {
-    ssize_t n = read(c->io.fd, rbuf, sizeof rbuf);
-    if (n == 0) return ECHO_CLOSE;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN ? ECHO_IDLE : ECHO_CLOSE;
-    }
-    int rc = echo_write(c, rbuf, (size_t)n);
-    if (rc != ECHO_IDLE || (size_t)n < sizeof rbuf) return rc;
-  }
-}
-
-static int echo_flush(struct conn *c) {
-  while (c->len > 0) {
-    ssize_t w = write(c->io.fd, c->tail + c->off, c->len);
-    if (w >= 0) {
-      c->off += (size_t)w;
-      c->len -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
 
 /* libev leaves a stopped fd in epoll and lets close() remove it; its generation counter
  * discards any event that was already queued for the old descriptor. */
 static void conn_close(struct conn *c) {
   ev_io_stop(loop, &c->io);
   close(c->io.fd);
-  free(c->tail);
+  free(c->echo.tail);
   free(c);
 }
 
@@ -109,13 +51,13 @@ static void conn_want(struct conn *c, int events) {
 static void on_conn(struct ev_loop *l, ev_io *w, int revents) {
   struct conn *c = (struct conn *)w;
   (void)l;
-  int rc = revents & EV_ERROR ? ECHO_CLOSE : ECHO_IDLE;
-  if (rc == ECHO_IDLE && c->len > 0) rc = echo_flush(c);
-  if (rc == ECHO_IDLE) rc = echo_pump(c);
-  if (rc == ECHO_CLOSE)
+  int rc = revents & EV_ERROR ? BENCH_ECHO_CLOSE : BENCH_ECHO_IDLE;
+  if (rc == BENCH_ECHO_IDLE) rc = bench_echo_flush(&c->echo);
+  if (rc == BENCH_ECHO_IDLE) rc = bench_echo_pump(&c->echo, 0);
+  if (rc == BENCH_ECHO_CLOSE)
     conn_close(c);
   else
-    conn_want(c, rc == ECHO_BLOCKED ? EV_WRITE : EV_READ);
+    conn_want(c, rc == BENCH_ECHO_BLOCKED ? EV_WRITE : EV_READ);
 }
 
 static void on_accept(struct ev_loop *l, ev_io *w, int revents) {
@@ -124,6 +66,7 @@ static void on_accept(struct ev_loop *l, ev_io *w, int revents) {
   for (int fd; (fd = bench_accept(listen_fd)) >= 0;) {
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL) bench_die("calloc");
+    c->echo.fd = fd;
     ev_io_init(&c->io, on_conn, fd, EV_READ);
     ev_io_start(l, &c->io);
   }

@@ -8,9 +8,7 @@
  *                 while a tail waits (an edge then is simply ignored), and every read pass
  *                 goes on until EAGAIN: an edge is not repeated for data left behind.
  *
- * All connections read into one 64 KiB buffer (the loop is single-threaded); only the
- * unwritten tail of a short write is copied into a per-connection buffer, allocated at the
- * first short write and kept until close. The event base is libevent's default: on Linux,
+ * The echo itself is server.h's (shared with libuv's poll row and libev). The event base is libevent's default: on Linux,
  * epoll without the optional changelist, so each event_add/event_del is one epoll_ctl.
  */
 #define _GNU_SOURCE
@@ -23,80 +21,22 @@
 
 #include "server.h"
 
-enum { ECHO_IDLE, ECHO_BLOCKED, ECHO_CLOSE };
-
 struct conn {
-  int fd;
+  bench_echo_t echo;
   int blocked; /* the write event is added: a tail waits */
   struct event *rd, *wr;
-  char *tail; /* unwritten bytes of the last echo: tail[off..off+len) */
-  size_t off, len;
 };
 
-static char rbuf[BENCH_BUF_SIZE];
 static struct event_base *base;
 static int edge; /* --mode et */
 static int listen_fd;
-
-/* Writes p[0..n) until it is all out or the socket is full, then keeps the rest. A partial
- * write is retried because the peer may have drained some of the socket meanwhile (the floor
- * and rasio rows retry too, so every row pays the same syscalls here). */
-static int echo_write(struct conn *c, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(c->fd, p, n);
-    if (w >= 0) {
-      p += w;
-      n -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      if (c->tail == NULL && (c->tail = malloc(BENCH_BUF_SIZE)) == NULL) bench_die("malloc");
-      memcpy(c->tail, p, n);
-      c->off = 0;
-      c->len = n;
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
-
-/* Reads and echoes. Level-triggered, a short read ends the pass: the socket is reported
- * again if anything (data or EOF) is left. Edge-triggered, only EAGAIN may end it. */
-static int echo_pump(struct conn *c) {
-  for (;;) {
-    ssize_t n = read(c->fd, rbuf, sizeof rbuf);
-    if (n == 0) return ECHO_CLOSE;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN ? ECHO_IDLE : ECHO_CLOSE;
-    }
-    int rc = echo_write(c, rbuf, (size_t)n);
-    if (rc != ECHO_IDLE) return rc;
-    if (!edge && (size_t)n < sizeof rbuf) return ECHO_IDLE;
-  }
-}
-
-static int echo_flush(struct conn *c) {
-  while (c->len > 0) {
-    ssize_t w = write(c->fd, c->tail + c->off, c->len);
-    if (w >= 0) {
-      c->off += (size_t)w;
-      c->len -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
 
 /* event_free deletes the events first, which libevent needs before the fd is closed. */
 static void conn_close(struct conn *c) {
   event_free(c->rd);
   event_free(c->wr);
-  close(c->fd);
-  free(c->tail);
+  close(c->echo.fd);
+  free(c->echo.tail);
   free(c);
 }
 
@@ -110,10 +50,10 @@ static void conn_block(struct conn *c, int blocked) {
 }
 
 static void conn_settle(struct conn *c, int rc) {
-  if (rc == ECHO_CLOSE)
+  if (rc == BENCH_ECHO_CLOSE)
     conn_close(c);
   else
-    conn_block(c, rc == ECHO_BLOCKED);
+    conn_block(c, rc == BENCH_ECHO_BLOCKED);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
@@ -121,7 +61,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   if (c->blocked) return; /* edge-triggered only: the flush will read this data */
-  conn_settle(c, echo_pump(c));
+  conn_settle(c, bench_echo_pump(&c->echo, edge));
 }
 
 /* A flushed tail falls through to reading at once: the peer has usually sent more while the
@@ -130,8 +70,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
   struct conn *c = arg;
   (void)fd;
   (void)what;
-  int rc = echo_flush(c);
-  if (rc == ECHO_IDLE) rc = echo_pump(c);
+  int rc = bench_echo_flush(&c->echo);
+  if (rc == BENCH_ECHO_IDLE) rc = bench_echo_pump(&c->echo, edge);
   conn_settle(c, rc);
 }
 
@@ -143,7 +83,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg) {
   for (int cfd; (cfd = bench_accept(listen_fd)) >= 0;) {
     struct conn *c = calloc(1, sizeof *c);
     if (c == NULL) bench_die("calloc");
-    c->fd = cfd;
+    c->echo.fd = cfd;
     c->rd = event_new(base, cfd, EV_READ | EV_PERSIST | et, on_read, c);
     c->wr = event_new(base, cfd, EV_WRITE | EV_PERSIST | et, on_write, c);
     if (c->rd == NULL || c->wr == NULL || event_add(c->rd, NULL) != 0) bench_die("event_new");

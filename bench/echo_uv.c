@@ -39,70 +39,15 @@ static char *tail_buffer(char **slot) {
 
 /* ---- --mode poll ------------------------------------------------------------------------ */
 
-enum { ECHO_IDLE, ECHO_BLOCKED, ECHO_CLOSE };
-
 struct pconn {
   uv_poll_t poll;
-  int fd;
+  bench_echo_t echo;
   int events; /* the interest last given to uv_poll_start */
-  char *tail; /* unwritten bytes of the last echo: tail[off..off+len) */
-  size_t off, len;
 };
-
-/* Writes p[0..n) until it is all out or the socket is full, then keeps the rest. A partial
- * write is retried because the peer may have drained some of the socket meanwhile (the floor
- * and rasio rows retry too, so every row pays the same syscalls here). */
-static int p_write(struct pconn *c, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(c->fd, p, n);
-    if (w >= 0) {
-      p += w;
-      n -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      memcpy(tail_buffer(&c->tail), p, n);
-      c->off = 0;
-      c->len = n;
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
-
-/* Reads and echoes until a read comes back short: level-triggered readiness reports the
- * socket again if anything (data or EOF) is left, so the extra read to EAGAIN is not needed. */
-static int p_pump(struct pconn *c) {
-  for (;;) {
-    ssize_t n = read(c->fd, rbuf, sizeof rbuf);
-    if (n == 0) return ECHO_CLOSE;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno == EAGAIN ? ECHO_IDLE : ECHO_CLOSE;
-    }
-    int rc = p_write(c, rbuf, (size_t)n);
-    if (rc != ECHO_IDLE || (size_t)n < sizeof rbuf) return rc;
-  }
-}
-
-static int p_flush(struct pconn *c) {
-  while (c->len > 0) {
-    ssize_t w = write(c->fd, c->tail + c->off, c->len);
-    if (w >= 0) {
-      c->off += (size_t)w;
-      c->len -= (size_t)w;
-    } else if (errno == EAGAIN) {
-      return ECHO_BLOCKED;
-    } else if (errno != EINTR) {
-      return ECHO_CLOSE;
-    }
-  }
-  return ECHO_IDLE;
-}
 
 static void p_closed(uv_handle_t *h) {
   struct pconn *c = CONTAINER(h, struct pconn, poll);
-  free(c->tail);
+  free(c->echo.tail);
   free(c);
 }
 
@@ -110,7 +55,7 @@ static void p_closed(uv_handle_t *h) {
  * closed at once; only the memory must wait for the close callback. */
 static void p_close(struct pconn *c) {
   uv_close((uv_handle_t *)&c->poll, p_closed);
-  close(c->fd);
+  close(c->echo.fd);
 }
 
 static void p_on_ready(uv_poll_t *h, int status, int events);
@@ -128,14 +73,14 @@ static void p_want(struct pconn *c, int events) {
 static void p_on_ready(uv_poll_t *h, int status, int events) {
   struct pconn *c = CONTAINER(h, struct pconn, poll);
   (void)events;
-  int rc = status < 0 ? ECHO_CLOSE : ECHO_IDLE;
-  if (rc == ECHO_IDLE && c->len > 0) rc = p_flush(c);
-  if (rc == ECHO_IDLE) rc = p_pump(c);
-  if (rc == ECHO_CLOSE) {
+  int rc = status < 0 ? BENCH_ECHO_CLOSE : BENCH_ECHO_IDLE;
+  if (rc == BENCH_ECHO_IDLE) rc = bench_echo_flush(&c->echo);
+  if (rc == BENCH_ECHO_IDLE) rc = bench_echo_pump(&c->echo, 0);
+  if (rc == BENCH_ECHO_CLOSE) {
     p_close(c);
     return;
   }
-  p_want(c, rc == ECHO_BLOCKED ? UV_WRITABLE : UV_READABLE);
+  p_want(c, rc == BENCH_ECHO_BLOCKED ? UV_WRITABLE : UV_READABLE);
 }
 
 static void p_on_listener(uv_poll_t *h, int status, int events) {
@@ -145,7 +90,7 @@ static void p_on_listener(uv_poll_t *h, int status, int events) {
   for (int fd; (fd = bench_accept(listen_fd)) >= 0;) {
     struct pconn *c = calloc(1, sizeof *c);
     if (c == NULL) bench_die("calloc");
-    c->fd = fd;
+    c->echo.fd = fd;
     if (uv_poll_init(loop, &c->poll, fd) != 0) bench_die("uv_poll_init");
     p_want(c, UV_READABLE);
   }

@@ -125,3 +125,58 @@ int bench_server_start(int argc, char **argv, const char *library, const char *b
   fflush(stdout);
   return fd;
 }
+
+/* ---- the raw-socket echo ------------------------------------------------------------------ */
+
+static char echo_buf[BENCH_BUF_SIZE];
+
+/* Writes p[0..n) until it is all out or the socket is full, then keeps the rest. A partial
+ * write is retried because the peer may have drained some of the socket meanwhile (the floor
+ * and rasio rows retry too, so every row pays the same system calls here). */
+static int echo_write(bench_echo_t *e, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(e->fd, p, n);
+    if (w >= 0) {
+      p += w;
+      n -= (size_t)w;
+    } else if (errno == EAGAIN) {
+      if (e->tail == NULL && (e->tail = malloc(BENCH_BUF_SIZE)) == NULL) bench_die("malloc");
+      memcpy(e->tail, p, n);
+      e->off = 0;
+      e->len = n;
+      return BENCH_ECHO_BLOCKED;
+    } else if (errno != EINTR) {
+      return BENCH_ECHO_CLOSE;
+    }
+  }
+  return BENCH_ECHO_IDLE;
+}
+
+int bench_echo_pump(bench_echo_t *e, int until_eagain) {
+  for (;;) {
+    ssize_t n = read(e->fd, echo_buf, sizeof echo_buf);
+    if (n == 0) return BENCH_ECHO_CLOSE;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? BENCH_ECHO_IDLE : BENCH_ECHO_CLOSE;
+    }
+    int rc = echo_write(e, echo_buf, (size_t)n);
+    if (rc != BENCH_ECHO_IDLE) return rc;
+    if (!until_eagain && (size_t)n < sizeof echo_buf) return BENCH_ECHO_IDLE;
+  }
+}
+
+int bench_echo_flush(bench_echo_t *e) {
+  while (e->len > 0) {
+    ssize_t w = write(e->fd, e->tail + e->off, e->len);
+    if (w >= 0) {
+      e->off += (size_t)w;
+      e->len -= (size_t)w;
+    } else if (errno == EAGAIN) {
+      return BENCH_ECHO_BLOCKED;
+    } else if (errno != EINTR) {
+      return BENCH_ECHO_CLOSE;
+    }
+  }
+  return BENCH_ECHO_IDLE;
+}

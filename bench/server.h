@@ -38,4 +38,28 @@ const char *bench_arg(int argc, char **argv, const char *name, const char *fallb
 /* Dies with a message: for the servers' "cannot happen" paths. */
 void bench_die(const char *what);
 
+/* ---- the raw-socket echo of the peer servers ------------------------------------------------
+ * libuv's uv_poll, libevent and libev differ in how they report readiness, not in what a
+ * server does with it, so that part is written once, here. (The rasio rows echo through
+ * rasio_sock_*, uv-tcp through libuv's streams, and the floor is hand-written on purpose.)
+ * Single-threaded: every connection reads into one shared 64 KiB buffer, and only the
+ * unwritten tail of a short write is copied, into a buffer of the connection's own. */
+
+enum { BENCH_ECHO_IDLE, BENCH_ECHO_BLOCKED, BENCH_ECHO_CLOSE };
+
+typedef struct bench_echo {
+  int fd;
+  char *tail; /* the unwritten bytes tail[off..off+len); allocated at the first short write */
+  size_t off, len;
+} bench_echo_t;
+
+/* Reads and echoes. until_eagain false (level-triggered): a short read ends the pass, as the
+ * socket is reported again if anything, data or EOF, is left. true (edge-triggered): only
+ * EAGAIN may end it. Returns IDLE (drained), BLOCKED (a tail waits for writability: read
+ * nothing more until bench_echo_flush says IDLE) or CLOSE (EOF or an error). */
+int bench_echo_pump(bench_echo_t *e, int until_eagain);
+
+/* Writes out the waiting tail: IDLE when none is left, else BLOCKED or CLOSE. */
+int bench_echo_flush(bench_echo_t *e);
+
 #endif
