@@ -8,8 +8,9 @@
  *                 while a tail waits (an edge then is simply ignored), and every read pass
  *                 goes on until EAGAIN: an edge is not repeated for data left behind.
  *
- * The echo itself is server.h's (shared with libuv's poll row and libev). The event base is libevent's default: on Linux,
- * epoll without the optional changelist, so each event_add/event_del is one epoll_ctl.
+ * The echo itself is server.h's (shared with libuv's poll row and libev). The event base is
+ * libevent's default: on Linux, epoll without the optional changelist, so each
+ * event_add/event_del is one epoll_ctl.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -63,7 +63,8 @@ void bench_die(const char *what) {
 const char *bench_arg(int argc, char **argv, const char *name, const char *fallback) {
   int i;
   for (i = 1; i + 1 < argc; i++) {
-    if (argv[i][0] == '-' && argv[i][1] == '-' && strcmp(argv[i] + 2, name) == 0) return argv[i + 1];
+    if (argv[i][0] == '-' && argv[i][1] == '-' && strcmp(argv[i] + 2, name) == 0)
+      return argv[i + 1];
   }
   return fallback;
 }

@@ -298,8 +298,8 @@ RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
  * stream read of 0 (peer closed) is ERROR. RETRY means would-block (and, for writes, a
  * transient lack of buffers); nothing else is RETRY. The calls never block and never raise
  * SIGPIPE. After ERROR, rasio_sock_last_error() gives the reason (RASIO_EPIPE..., or 0 for
- * the end of a stream). I/O calls take the event so a backend that emulates edges learns about RETRY:
- * with persistent edge events, read (write) until RETRY before waiting for the next READ
+ * the end of a stream). I/O calls take the event so a backend that emulates edges learns
+ * about RETRY: with persistent edge events, read (write) until RETRY before waiting for the next READ
  * (WRITE); that is the portable edge rule.
  * The short-read rule: on a stream socket, a rasio_sock_recv that returns OK with fewer
  * bytes than asked counts as that RETRY. The socket was empty when the call returned, so
