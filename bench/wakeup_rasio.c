@@ -8,7 +8,8 @@
  * notification through the event's executor, here inline on the loop thread), then waits,
  * yielding, on an atomic counter until the notification has published that it ran, and only
  * then posts again. One post is in flight at a time, so rasio's merging of posts cannot
- * inflate N: N is the number of completed round trips, each observed by a notification on the loop thread.
+ * inflate N: N is the number of completed round trips, each observed by a notification on
+ * the loop thread.
  * The producer reads the clock every 256 round trips and stops after S seconds; S is the
  * time it measured, R = N / S. A last post, after the stop flag is set, makes the
  * notification unsubscribe the event; its DISPOSED destroys it, and the loop (RUN_QUIET,

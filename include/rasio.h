@@ -299,8 +299,8 @@ RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
  * transient lack of buffers); nothing else is RETRY. The calls never block and never raise
  * SIGPIPE. After ERROR, rasio_sock_last_error() gives the reason (RASIO_EPIPE..., or 0 for
  * the end of a stream). I/O calls take the event so a backend that emulates edges learns
- * about RETRY: with persistent edge events, read (write) until RETRY before waiting for the next READ
- * (WRITE); that is the portable edge rule.
+ * about RETRY: with persistent edge events, read (write) until RETRY before waiting for the
+ * next READ (WRITE); that is the portable edge rule.
  * The short-read rule: on a stream socket, a rasio_sock_recv that returns OK with fewer
  * bytes than asked counts as that RETRY. The socket was empty when the call returned, so
  * an edge owner may stop reading there and still hears of the next data, and a oneshot
