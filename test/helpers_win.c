@@ -33,6 +33,7 @@
 #include <ws2tcpip.h>
 
 #include "helpers.h"
+#include "runner_win.h"
 #include "runner.h"
 
 #ifndef SIO_UDP_CONNRESET /* mstcpip.h of the Windows SDK; mingw-w64 10 lacks it */
@@ -416,7 +417,7 @@ static HANDLE spawn(char *cmd, HANDLE in, HANDLE channel) {
   kid[K_CHANNEL] = inheritable(channel);
   snprintf(value, sizeof value, "%llu", (unsigned long long)(uintptr_t)kid[K_CHANNEL]);
   BOOL ok = SetEnvironmentVariableA(CHANNEL_ENV, value) &&
-            CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+            rt_win_create_process(cmd, 0, &si, &pi);
   DWORD err = GetLastError();
   SetEnvironmentVariableA(CHANNEL_ENV, NULL);
   for (int i = 0; i < K_N; i++)

@@ -32,6 +32,7 @@
 
 #include "check.h" /* RT_PRINTF_FORMAT */
 #include "runner.h"
+#include "runner_win.h"
 
 /* How long an ended child's reader may take to see end of file. Every writer is gone by
  * then (the job is closed), so this only bounds a writer that escaped the job. */
@@ -271,6 +272,14 @@ static int child_handles(HANDLE *rd, HANDLE *wr, HANDLE *nul) {
   return 0;
 }
 
+BOOL rt_win_create_process(char *cmd, DWORD flags, STARTUPINFOA *si, PROCESS_INFORMATION *pi) {
+  for (int attempt = 1;; attempt++) {
+    if (CreateProcessA(NULL, cmd, NULL, NULL, TRUE, flags, NULL, NULL, si, pi)) return TRUE;
+    if (GetLastError() != ERROR_INTERNAL_ERROR || attempt == 5) return FALSE;
+    Sleep(20 * attempt);
+  }
+}
+
 /* Starts the child suspended, so it is in its job before it can start anything itself. */
 static int create_child(char *cmd, HANDLE out, HANDLE nul, PROCESS_INFORMATION *pi) {
   STARTUPINFOA si;
@@ -280,8 +289,7 @@ static int create_child(char *cmd, HANDLE out, HANDLE nul, PROCESS_INFORMATION *
   si.hStdInput = nul;
   si.hStdOutput = out;
   si.hStdError = out;
-  if (!CreateProcessA(NULL, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, pi))
-    return (int)GetLastError();
+  if (!rt_win_create_process(cmd, CREATE_SUSPENDED, &si, pi)) return (int)GetLastError();
   return 0;
 }
 
