@@ -236,13 +236,15 @@ void rasio__event_retry(rasio_event_t *ev, uint32_t dir) {
 }
 
 /* A stream read came back short: the owner's turn ends there (rasio.h's short-read rule),
- * which a persistent edge must honour. An emulated edge re-polls. A kernel edge (epoll ET,
- * EV_CLEAR, PSN) that already reported the end of stream together with the data reports
- * nothing more, so READ is posted once more and the owner's next read sees the end. */
+ * which a persistent edge must honour. An emulated edge re-polls, which also reports a
+ * queued end of stream. A kernel edge (epoll ET, EV_CLEAR, PSN) that already reported the
+ * end together with the data reports nothing more, so READ is posted once more and the
+ * owner's next read sees the end. */
 void rasio__event_short_read(rasio_event_t *ev) {
   if ((ev->flags & MODES) != 0) return; /* a oneshot re-arm or a level report re-checks */
-  rasio__event_retry(ev, RASIO_READ);
-  if (atomic_load_explicit(&ev->hup, memory_order_relaxed))
+  if (ev->loop->be->retry != NULL)
+    rasio__event_retry(ev, RASIO_READ);
+  else if (atomic_load_explicit(&ev->hup, memory_order_relaxed))
     rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
 }
 
