@@ -23,6 +23,7 @@
 
 #include "helpers.h"
 #include "runner.h"
+#include "runner_posix.h"
 
 extern char **environ;
 
@@ -313,28 +314,14 @@ static char **child_env(char *entry) {
   return env;
 }
 
-/* Default dispositions and an empty mask, whatever this thread has (the runner does the
- * same for tests): a scenario of signals must start from a clean slate. The child stays in
- * this process's group, so the runner's kill of a timed-out test takes it along. */
-static void child_attrs(posix_spawnattr_t *at) {
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  sigdelset(&all, SIGKILL);
-  sigdelset(&all, SIGSTOP);
-  posix_spawnattr_init(at);
-  posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setsigmask(at, &none);
-  posix_spawnattr_setsigdefault(at, &all);
-}
-
 /* posix_spawnp: the command may start with a wrapper's name (valgrind). */
 static pid_t spawn(char *const argv[], int in_fd, int channel_fd) {
   static char entry[] = CHANNEL_ENV "=3";
   _Static_assert(CHANNEL_FD == 3, "entry names CHANNEL_FD");
   posix_spawnattr_t at;
   posix_spawn_file_actions_t fa;
-  child_attrs(&at);
+  /* The test's own group: the runner's kill of a timed-out test takes the child along. */
+  rt_posix_spawnattr(&at, false);
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
   posix_spawn_file_actions_adddup2(&fa, channel_fd, CHANNEL_FD);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "runner.h"
+#include "runner_posix.h"
 
 extern char **environ;
 
@@ -136,18 +137,17 @@ static void signal_name(int sig, char *buf, size_t cap) {
 
 /* --- spawning --------------------------------------------------------------------------- */
 
-/* The child starts with default dispositions and an empty mask whatever the runner was
- * started with (an inherited "ignore SIGINT" would falsify the signal tests). */
-static void child_attrs(posix_spawnattr_t *at) {
+void rt_posix_spawnattr(posix_spawnattr_t *at, bool own_group) {
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
   sigdelset(&all, SIGKILL);
   sigdelset(&all, SIGSTOP);
   posix_spawnattr_init(at);
-  posix_spawnattr_setflags(at,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(at, 0);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (own_group) flags |= POSIX_SPAWN_SETPGROUP;
+  posix_spawnattr_setflags(at, flags);
+  if (own_group) posix_spawnattr_setpgroup(at, 0);
   posix_spawnattr_setsigmask(at, &none);
   posix_spawnattr_setsigdefault(at, &all);
 }
@@ -167,7 +167,7 @@ int rt_os_spawn(rt_job_t *job, char *const argv[]) {
   if (err != 0) return err;
   posix_spawnattr_t at;
   posix_spawn_file_actions_t fa;
-  child_attrs(&at);
+  rt_posix_spawnattr(&at, true);
   child_files(&fa, fds[1]);
   pid_t pid;
   err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
