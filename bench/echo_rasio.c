@@ -166,32 +166,33 @@ static void rearm(conn_t *c, uint32_t dir) {
   if (rc != 0) conn_close(c);
 }
 
+/* The end of a oneshot or edge connection: DISPOSED frees it, ERROR closes it. True if
+ * flags carried either, and nothing else is left to do. */
+static bool conn_ended(rasio_event_t *ev, uint32_t flags, conn_t *c) {
+  if (flags & RASIO_DISPOSED) {
+    (void)rasio_event_destroy(ev);
+    conn_free(c);
+    return true;
+  }
+  if (flags & RASIO_ERROR) conn_close(c);
+  return (flags & RASIO_ERROR) != 0;
+}
+
+/* After a oneshot turn: close on failure, else re-arm whichever direction is now awaited. */
+static void oneshot_settle(conn_t *c, io_t r) {
+  if (r == IO_FAILED) conn_close(c);
+  else rearm(c, r == IO_PARKED ? RASIO_WRITE : RASIO_READ);
+}
+
 /* --- oneshot ------------------------------------------------------------------------- */
 
 /* READ and WRITE are never armed together: WRITE only while a remainder is parked. */
 static void on_oneshot(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   conn_t *c = ctx;
-  io_t r;
   (void)arg;
-  if (flags & RASIO_DISPOSED) {
-    (void)rasio_event_destroy(ev);
-    conn_free(c);
-    return;
-  }
-  if (flags & RASIO_ERROR) {
-    conn_close(c);
-    return;
-  }
-  if (flags & RASIO_WRITE) {
-    r = flush(c);
-    if (r == IO_FAILED) conn_close(c);
-    else rearm(c, r == IO_PARKED ? RASIO_WRITE : RASIO_READ);
-    return;
-  }
-  if (!(flags & RASIO_READ)) return;
-  r = read_echo(c, srv.short_read);
-  if (r == IO_FAILED) conn_close(c);
-  else rearm(c, r == IO_PARKED ? RASIO_WRITE : RASIO_READ);
+  if (conn_ended(ev, flags, c)) return;
+  if (flags & RASIO_WRITE) oneshot_settle(c, flush(c));
+  else if (flags & RASIO_READ) oneshot_settle(c, read_echo(c, srv.short_read));
 }
 
 /* --- edge (inline and mailbox) --------------------------------------------------------- */
@@ -203,15 +204,7 @@ static void on_edge(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) 
   conn_t *c = ctx;
   io_t r;
   (void)arg;
-  if (flags & RASIO_DISPOSED) {
-    (void)rasio_event_destroy(ev);
-    conn_free(c);
-    return;
-  }
-  if (flags & RASIO_ERROR) {
-    conn_close(c);
-    return;
-  }
+  if (conn_ended(ev, flags, c)) return;
   if (flags & RASIO_READ) c->readable = true;
   if (c->pend_len > c->pend_off) {
     if (!(flags & RASIO_WRITE)) return; /* still waiting for writability */
