@@ -79,7 +79,7 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   if (loop == NULL || opts == NULL || out == NULL) return RASIO_EINVAL;
   int kind, rc = check_opts(opts, &kind);
   if (rc != 0) return rc;
-  rasio_event_t *ev = calloc(1, sizeof *ev);
+  rasio_event_t *ev = rasio__calloc(1, sizeof *ev);
   if (ev == NULL) return RASIO_ENOMEM;
   ev->magic = RASIO__EVENT_MAGIC;
   ev->flags = opts->flags;
@@ -112,7 +112,7 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   *out = NULL;
   count_live(loop, ev->noisy, false);
   rasio__mutex_destroy(&ev->arm_lock);
-  free(ev);
+  rasio__free(ev);
   return rc;
 }
 
@@ -281,7 +281,7 @@ int rasio_event_destroy(rasio_event_t *ev) {
   bool noisy = ev->noisy;
   rasio__mutex_destroy(&ev->arm_lock);
   ev->magic = RASIO__EVENT_DEAD;
-  free(ev);
+  rasio__free(ev);
   count_live(loop, noisy, false);
   return 0;
 }

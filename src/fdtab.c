@@ -29,7 +29,7 @@ static void insert(rasio_event_t **buckets, size_t nbuckets, rasio_event_t *ev) 
 static int grow(rasio_loop_t *loop) {
   if (loop->fd_count < loop->fd_nbuckets) return 0;
   size_t n = loop->fd_nbuckets ? loop->fd_nbuckets * 2 : MIN_BUCKETS;
-  rasio_event_t **buckets = calloc(n, sizeof *buckets);
+  rasio_event_t **buckets = rasio__calloc(n, sizeof *buckets);
   if (buckets == NULL) return RASIO_ENOMEM;
   for (size_t i = 0; i < loop->fd_nbuckets; i++) {
     for (rasio_event_t *ev = loop->fd_buckets[i], *next; ev != NULL; ev = next) {
@@ -37,7 +37,7 @@ static int grow(rasio_loop_t *loop) {
       insert(buckets, n, ev);
     }
   }
-  free(loop->fd_buckets);
+  rasio__free(loop->fd_buckets);
   loop->fd_buckets = buckets;
   loop->fd_nbuckets = n;
   return 0;
@@ -71,7 +71,7 @@ void rasio__fdtab_remove(rasio_loop_t *loop, rasio_event_t *ev) {
 }
 
 void rasio__fdtab_fini(rasio_loop_t *loop) {
-  free(loop->fd_buckets);
+  rasio__free(loop->fd_buckets);
   loop->fd_buckets = NULL;
   loop->fd_nbuckets = loop->fd_count = 0;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "backend/backend.h"
 #include "os/os.h"
 #include "rasio.h"

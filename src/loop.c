@@ -37,7 +37,7 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   int rc = pick_backend(name, &be);
   if (rc != 0) return rc;
 
-  rasio_loop_t *loop = calloc(1, sizeof *loop);
+  rasio_loop_t *loop = rasio__calloc(1, sizeof *loop);
   if (loop == NULL) return RASIO_ENOMEM;
   loop->be = be;
   loop->sig_slot = -1;
@@ -51,7 +51,7 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
     rasio__mutex_destroy(&loop->timer_mu);
     rasio__mutex_destroy(&loop->sig_mu);
     rasio__mutex_destroy(&loop->fd_mu);
-    free(loop);
+    rasio__free(loop);
     return rc;
   }
   *out = loop;
@@ -256,7 +256,7 @@ int rasio_loop_free(rasio_loop_t *loop) {
   rasio__mutex_destroy(&loop->timer_mu);
   rasio__mutex_destroy(&loop->sig_mu);
   rasio__mutex_destroy(&loop->fd_mu);
-  free(loop);
+  rasio__free(loop);
   return 0;
 }
 

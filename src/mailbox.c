@@ -18,7 +18,7 @@ struct rasio_mailbox {
   atomic_bool sleeping;
   /* Producers inside push(). A producer still touches the mailbox after its node became
    * visible (to wake the consumer), and that node may be the DISPOSED after which the
-   * owner frees the mailbox; free() waits for them to leave. */
+   * owner frees the mailbox; rasio__free() waits for them to leave. */
   atomic_int pushing;
   rasio__mutex_t mu;
   rasio__cond_t cv;
@@ -32,7 +32,7 @@ typedef struct message {
 
 int rasio_mailbox_new(rasio_mailbox_t **out) {
   if (out == NULL) return RASIO_EINVAL;
-  rasio_mailbox_t *mb = calloc(1, sizeof *mb);
+  rasio_mailbox_t *mb = rasio__calloc(1, sizeof *mb);
   if (mb == NULL) return RASIO_ENOMEM;
   atomic_init(&mb->head, &mb->stub);
   mb->tail = &mb->stub;
@@ -100,7 +100,7 @@ void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t 
 
 int rasio_mailbox_post(rasio_mailbox_t *mb, rasio_mailbox_fn fn, void *arg) {
   if (mb == NULL || fn == NULL) return RASIO_EINVAL;
-  message_t *m = malloc(sizeof *m);
+  message_t *m = rasio__malloc(sizeof *m);
   if (m == NULL) return RASIO_ENOMEM;
   m->node.is_event = false;
   m->fn = fn;
@@ -128,7 +128,7 @@ static void run(rasio__mnode_t *n) {
   if (!n->is_event) {
     message_t *m = (message_t *)n;
     m->fn(m->arg);
-    free(m);
+    rasio__free(m);
     return;
   }
   rasio_event_t *ev = (rasio_event_t *)((char *)n - offsetof(rasio_event_t, node));
@@ -158,6 +158,6 @@ int rasio_mailbox_free(rasio_mailbox_t *mb) {
   while (atomic_load(&mb->pushing) != 0) rasio__thread_yield();
   rasio__cond_destroy(&mb->cv);
   rasio__mutex_destroy(&mb->mu);
-  free(mb);
+  rasio__free(mb);
   return 0;
 }

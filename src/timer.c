@@ -48,7 +48,7 @@ static void sift_down(rasio_loop_t *loop, size_t i) {
 static int heap_push(rasio_loop_t *loop, rasio_event_t *ev) {
   if (loop->heap_len == loop->heap_cap) {
     size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
-    rasio_event_t **heap = realloc(loop->heap, cap * sizeof *heap);
+    rasio_event_t **heap = rasio__realloc(loop->heap, cap * sizeof *heap);
     if (heap == NULL) return RASIO_ENOMEM;
     loop->heap = heap;
     loop->heap_cap = cap;
@@ -143,7 +143,7 @@ void rasio__timer_dispatch(rasio_loop_t *loop) {
 }
 
 void rasio__timer_fini(rasio_loop_t *loop) {
-  free(loop->heap);
+  rasio__free(loop->heap);
   loop->heap = NULL;
   loop->heap_len = loop->heap_cap = 0;
   atomic_store(&loop->timer_count, 0);

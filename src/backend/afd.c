@@ -86,18 +86,18 @@ static NTSTATUS open_afd(HANDLE *out) {
 }
 
 static DWORD helper_new(HANDLE port, helper_t **out) {
-  helper_t *h = calloc(1, sizeof *h);
+  helper_t *h = rasio__calloc(1, sizeof *h);
   if (h == NULL) return ERROR_NOT_ENOUGH_MEMORY;
   NTSTATUS st = open_afd(&h->handle);
   if (!NT_SUCCESS(st)) {
-    free(h);
+    rasio__free(h);
     return RtlNtStatusToDosError(st);
   }
   if (CreateIoCompletionPort(h->handle, port, RASIO__KEY_AFD, 0) == NULL ||
       !SetFileCompletionNotificationModes(h->handle, FILE_SKIP_SET_EVENT_ON_HANDLE)) {
     DWORD err = GetLastError();
     CloseHandle(h->handle);
-    free(h);
+    rasio__free(h);
     return err;
   }
   *out = h;
@@ -150,7 +150,7 @@ static void unlink_rec(afd_t *a, rec_t *r) {
 static bool grow(afd_t *a) {
   if (a->count < a->nbuckets) return true;
   size_t old = a->nbuckets;
-  rec_t **buckets = calloc(old * 2, sizeof *buckets);
+  rec_t **buckets = rasio__calloc(old * 2, sizeof *buckets);
   if (buckets == NULL) return false;
   rec_t **prev = a->buckets;
   a->buckets = buckets;
@@ -162,7 +162,7 @@ static bool grow(afd_t *a) {
       link_rec(a, r);
     }
   }
-  free(prev);
+  rasio__free(prev);
   return true;
 }
 
@@ -183,7 +183,7 @@ static void defer(afd_t *a, rec_t *r) {
 
 static void rec_free(rec_t *r) {
   r->helper->users--;
-  free(r);
+  rasio__free(r);
 }
 
 /* --- polls ----------------------------------------------------------------------------- */
@@ -276,11 +276,11 @@ static DWORD create(rasio__win_t *w, const rasio__psn_reg_t *reg, rec_t **out) {
   DWORD err = base_socket(reg->socket, &base);
   if (err != 0) return err;
   if (!grow(a)) return ERROR_NOT_ENOUGH_MEMORY;
-  rec_t *r = calloc(1, sizeof *r);
+  rec_t *r = rasio__calloc(1, sizeof *r);
   if (r == NULL) return ERROR_NOT_ENOUGH_MEMORY;
   err = helper_get(w, &r->helper);
   if (err != 0) {
-    free(r);
+    rasio__free(r);
     return err;
   }
   r->helper->users++;
@@ -467,11 +467,11 @@ static int probe(void) {
 }
 
 static int init(rasio__win_t *w) {
-  afd_t *a = calloc(1, sizeof *a);
-  rec_t **buckets = calloc(MIN_BUCKETS, sizeof *buckets);
+  afd_t *a = rasio__calloc(1, sizeof *a);
+  rec_t **buckets = rasio__calloc(MIN_BUCKETS, sizeof *buckets);
   if (a == NULL || buckets == NULL) {
-    free(a);
-    free(buckets);
+    rasio__free(a);
+    rasio__free(buckets);
     return RASIO_ENOMEM;
   }
   InitializeSRWLock(&a->lock);
@@ -488,10 +488,10 @@ static void fini(rasio__win_t *w) {
   for (helper_t *h = a->helpers, *next; h != NULL; h = next) {
     next = h->next;
     CloseHandle(h->handle);
-    free(h);
+    rasio__free(h);
   }
-  free(a->buckets);
-  free(a);
+  rasio__free(a->buckets);
+  rasio__free(a);
   w->provider_state = NULL;
 }
 

@@ -49,7 +49,7 @@ static int probe(void) {
 }
 
 static int init(rasio_loop_t *loop) {
-  epoll_state_t *st = calloc(1, sizeof *st);
+  epoll_state_t *st = rasio__calloc(1, sizeof *st);
   if (st == NULL) return RASIO_ENOMEM;
   st->epfd = epoll_create1(EPOLL_CLOEXEC);
   st->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -58,7 +58,7 @@ static int init(rasio_loop_t *loop) {
     int rc = rasio__os_error();
     if (st->epfd >= 0) close(st->epfd);
     if (st->wakefd >= 0) close(st->wakefd);
-    free(st);
+    rasio__free(st);
     return rc;
   }
   loop->be_state = st;
@@ -69,7 +69,7 @@ static void fini(rasio_loop_t *loop) {
   epoll_state_t *st = state_of(loop);
   close(st->wakefd);
   close(st->epfd);
-  free(st);
+  rasio__free(st);
   loop->be_state = NULL;
 }
 

@@ -92,11 +92,11 @@ static void close_state(kq_state_t *st) {
   if (st->kq >= 0) close(st->kq);
   if (st->pipe[0] >= 0) close(st->pipe[0]);
   if (st->pipe[1] >= 0) close(st->pipe[1]);
-  free(st);
+  rasio__free(st);
 }
 
 static int init(rasio_loop_t *loop) {
-  kq_state_t *st = calloc(1, sizeof *st);
+  kq_state_t *st = rasio__calloc(1, sizeof *st);
   if (st == NULL) return RASIO_ENOMEM;
   st->pipe[0] = st->pipe[1] = -1;
   st->kq = kqueue();

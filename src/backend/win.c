@@ -45,7 +45,7 @@ DWORD rasio__win_dequeue(HANDLE port, OVERLAPPED_ENTRY *out, ULONG max, DWORD ti
 static int init_with(rasio_loop_t *loop, const rasio__win_provider_t *provider) {
   WSADATA wsa;
   if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) return RASIO_EOS;
-  rasio__win_t *w = calloc(1, sizeof *w);
+  rasio__win_t *w = rasio__calloc(1, sizeof *w);
   int rc = w == NULL ? RASIO_ENOMEM : 0;
   if (rc == 0) {
     w->provider = provider;
@@ -57,7 +57,7 @@ static int init_with(rasio_loop_t *loop, const rasio__win_provider_t *provider) 
     return 0;
   }
   if (w != NULL && w->port != NULL) CloseHandle(w->port);
-  free(w);
+  rasio__free(w);
   WSACleanup();
   return rc;
 }
@@ -66,7 +66,7 @@ static void fini(rasio_loop_t *loop) {
   rasio__win_t *w = state_of(loop);
   w->provider->fini(w);
   CloseHandle(w->port);
-  free(w);
+  rasio__free(w);
   loop->be_state = NULL;
   WSACleanup();
 }

@@ -33,7 +33,7 @@ struct rasio_tcp_listener {
 static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
 
 static void maybe_free(rasio_tcp_listener_t *l) {
-  if (l->done && l->live_events == 0 && l->count == 0) free(l);
+  if (l->done && l->live_events == 0 && l->count == 0) rasio__free(l);
 }
 
 static void backoff(rasio_tcp_listener_t *l) {
@@ -117,7 +117,7 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   rasio_fd_t fd;
   int rc = rasio_sock_listen_tcp(host, port, family, &fd, NULL);
   if (rc != 0) return rc;
-  rasio_tcp_listener_t *l = calloc(1, sizeof *l);
+  rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
   if (l == NULL) {
     (void)rasio_sock_close(fd);
     return RASIO_ENOMEM;
@@ -139,7 +139,7 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   if (rc == 0) return 0;
   *out = NULL;
   (void)rasio_sock_close(fd);
-  free(l);
+  rasio__free(l);
   return rc;
 }
 

@@ -3,6 +3,7 @@
 #ifndef RASIO_NET_H
 #define RASIO_NET_H
 
+#include "alloc.h"
 #include "rasio.h"
 
 /* A server-side connection on an accepted socket (fd is consumed either way); NULL if it

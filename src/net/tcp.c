@@ -61,12 +61,12 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
 static const rasio_tcp_cb_t no_callbacks;
 
 static rasio_tcp_t *conn_new(rasio_loop_t *loop, const rasio_tcp_opts_t *o, rasio_mailbox_t *mb) {
-  rasio_tcp_t *c = calloc(1, sizeof *c);
+  rasio_tcp_t *c = rasio__calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->rcap = o != NULL && o->read_size > 0 ? o->read_size : DEFAULT_READ_SIZE;
-  c->rbuf = malloc(c->rcap);
+  c->rbuf = rasio__malloc(c->rcap);
   if (c->rbuf == NULL) {
-    free(c);
+    rasio__free(c);
     return NULL;
   }
   c->loop = loop;
@@ -80,7 +80,7 @@ static void drop_queue(rasio_tcp_t *c) {
   while (c->whead != NULL) {
     chunk_t *k = c->whead;
     c->whead = k->next;
-    free(k);
+    rasio__free(k);
   }
   c->wtail = NULL;
   c->queued = 0;
@@ -89,8 +89,8 @@ static void drop_queue(rasio_tcp_t *c) {
 static void maybe_free(rasio_tcp_t *c) {
   if (!c->done || c->live_events > 0) return;
   drop_queue(c);
-  free(c->rbuf);
-  free(c);
+  rasio__free(c->rbuf);
+  rasio__free(c);
 }
 
 static void hard_close(rasio_tcp_t *c) {
@@ -146,7 +146,7 @@ static void consume(rasio_tcp_t *c, size_t n) {
     if (k->off < k->len) break;
     c->whead = k->next;
     if (c->whead == NULL) c->wtail = NULL;
-    free(k);
+    rasio__free(k);
   }
 }
 
@@ -177,7 +177,7 @@ static void flush(rasio_tcp_t *c) {
 /* Copies the part of iov after the first `skip` bytes into one queued chunk. */
 static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size_t total,
                    size_t skip) {
-  chunk_t *k = malloc(sizeof *k + (total - skip));
+  chunk_t *k = rasio__malloc(sizeof *k + (total - skip));
   if (k == NULL) return RASIO_ENOMEM;
   k->next = NULL;
   k->off = 0;
@@ -359,8 +359,8 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                              .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
   int n = rasio_sock_connect_tcp(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts, MAX_ATTEMPTS);
   if (n <= 0) {
-    free(c->rbuf);
-    free(c);
+    rasio__free(c->rbuf);
+    rasio__free(c);
     return n < 0 ? n : RASIO_ENOTFOUND;
   }
   c->n_attempts = c->live_events = (size_t)n;
@@ -426,8 +426,8 @@ rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, ra
                            .mailbox = mailbox, .ready = RASIO_WRITE};
   if (rasio_event_new(loop, &eo, &c->ev) != 0) {
     (void)rasio_sock_close(fd);
-    free(c->rbuf);
-    free(c);
+    rasio__free(c->rbuf);
+    rasio__free(c);
     return NULL;
   }
   return c;
@@ -443,7 +443,7 @@ void rasio__tcp_refuse(rasio_tcp_t *c) {
 int rasio_tcp_expect(rasio_tcp_t *c, size_t n) {
   if (c == NULL) return RASIO_EINVAL;
   if (n > c->rcap) {
-    char *buf = realloc(c->rbuf, n);
+    char *buf = rasio__realloc(c->rbuf, n);
     if (buf == NULL) return RASIO_ENOMEM;
     c->rbuf = buf;
     c->rcap = n;

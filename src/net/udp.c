@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "rasio.h"
 
 #define DEFAULT_READ_SIZE 65536
@@ -22,8 +23,8 @@ struct rasio_udp {
 };
 
 static void udp_free(rasio_udp_t *u) {
-  free(u->buf);
-  free(u);
+  rasio__free(u->buf);
+  rasio__free(u);
 }
 
 static void read_loop(rasio_udp_t *u) {
@@ -69,14 +70,14 @@ int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int f
                    const rasio_udp_opts_t *opts, rasio_udp_t **out) {
   if (out != NULL) *out = NULL;
   if (loop == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
-  rasio_udp_t *u = calloc(1, sizeof *u);
+  rasio_udp_t *u = rasio__calloc(1, sizeof *u);
   if (u == NULL) return RASIO_ENOMEM;
   u->loop = loop;
   u->size = opts != NULL && opts->read_size > 0 ? opts->read_size : DEFAULT_READ_SIZE;
   u->budget = opts != NULL && opts->read_budget > 0 ? opts->read_budget : DEFAULT_READ_BUDGET;
   if (opts != NULL && opts->cb != NULL) u->cb = *opts->cb;
   if (opts != NULL) u->data = opts->data;
-  u->buf = malloc(u->size);
+  u->buf = rasio__malloc(u->size);
   rasio_fd_t fd;
   int rc = u->buf != NULL ? rasio_sock_listen_udp(host, port, family, &fd, NULL) : RASIO_ENOMEM;
   if (rc != 0) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "os/os.h"
 
 static void check(int rc) {
@@ -60,19 +61,19 @@ struct thread_start {
 
 static void *thread_main(void *p) {
   struct thread_start start = *(struct thread_start *)p;
-  free(p);
+  rasio__free(p);
   start.fn(start.arg);
   return NULL;
 }
 
 int rasio__thread_create(rasio__thread_t *t, void (*fn)(void *), void *arg) {
-  struct thread_start *start = malloc(sizeof *start);
+  struct thread_start *start = rasio__malloc(sizeof *start);
   if (start == NULL) return RASIO_ENOMEM;
   start->fn = fn;
   start->arg = arg;
   int rc = pthread_create(t, NULL, thread_main, start);
   if (rc == 0) return 0;
-  free(start);
+  rasio__free(start);
   return rasio__os_error_map(rc);
 }
 

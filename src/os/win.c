@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "os/os.h"
 
 /* rasio's structs embed these types without seeing windows.h: same size and alignment. */
@@ -76,13 +77,13 @@ struct thread_start {
 /* _beginthreadex rather than CreateThread: the thread may use the C runtime. */
 static unsigned __stdcall thread_main(void *p) {
   struct thread_start start = *(struct thread_start *)p;
-  free(p);
+  rasio__free(p);
   start.fn(start.arg);
   return 0;
 }
 
 int rasio__thread_create(rasio__thread_t *t, void (*fn)(void *), void *arg) {
-  struct thread_start *start = malloc(sizeof *start);
+  struct thread_start *start = rasio__malloc(sizeof *start);
   if (start == NULL) return RASIO_ENOMEM;
   start->fn = fn;
   start->arg = arg;
@@ -93,7 +94,7 @@ int rasio__thread_create(rasio__thread_t *t, void (*fn)(void *), void *arg) {
     return 0;
   }
   DWORD err = GetLastError(); /* from CreateThread, if it got that far */
-  free(start);
+  rasio__free(start);
   return err != 0 ? rasio__os_error_map((int)err) : RASIO_ENOMEM;
 }
 

@@ -170,7 +170,7 @@ int rasio__sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt
                       size_t *count) {
   WSABUF stack[SENDV_STACK], *bufs = stack;
   if (iovcnt > SENDV_STACK) {
-    bufs = malloc(iovcnt * sizeof *bufs);
+    bufs = rasio__malloc(iovcnt * sizeof *bufs);
     /* Out of memory: send what fits on the stack, a partial write. */
     if (bufs == NULL) {
       bufs = stack;
@@ -180,7 +180,7 @@ int rasio__sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt
   DWORD nbufs = fill_wsabufs(bufs, iov, iovcnt), sent = 0;
   int n = WSASend((SOCKET)ev->fd, bufs, nbufs, &sent, 0, NULL, NULL);
   int err = WSAGetLastError();
-  if (bufs != stack) free(bufs);
+  if (bufs != stack) rasio__free(bufs);
   if (n == SOCKET_ERROR) return rasio__sock_io_fail(ev, RASIO_WRITE, err);
   *count = sent;
   return RASIO_IO_OK;
