@@ -213,6 +213,18 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+rasio_fd_t th_swap_socket(rasio_fd_t fd) {
+  int saved = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (saved < 0) FAIL_OS("fcntl(F_DUPFD_CLOEXEC)");
+  int fresh = new_socket(SOCK_DGRAM);
+  /* dup2 leaves the new number inheritable: close-on-exec again right away. */
+  if (dup2(fresh, (int)fd) < 0) FAIL_OS("dup2");
+  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) FAIL_OS("fcntl(FD_CLOEXEC)");
+  set_nonblock((int)fd);
+  th_close(fresh);
+  return saved;
+}
+
 bool th_fd_open(rasio_fd_t fd) { return fcntl((int)fd, F_GETFD) != -1; }
 
 bool th_under_wine(void) { return false; }

@@ -262,6 +262,12 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+/* Winsock has no dup2: a handle cannot be made to name another socket. */
+rasio_fd_t th_swap_socket(rasio_fd_t fd) {
+  (void)fd;
+  return RASIO_INVALID_FD;
+}
+
 /* A socket handle is open while Winsock still knows it. */
 bool th_fd_open(rasio_fd_t fd) {
   int type = 0;
