@@ -225,6 +225,7 @@ void fz_log(int what, const fz_rec_t *r, int rc, int64_t detail);
 /* Log entries other than operations. */
 enum { FZ_LOG_NOTE = FZ_NOPS, FZ_LOG_PHASE, FZ_LOG_ARM, FZ_LOG_NEW, FZ_LOG_SEED, FZ_LOG_MAX };
 void fz_log_reset(void);
+void fz_log_tally(void); /* counts of every kind of entry so far, printed */
 void fz_log_dump(unsigned tail);
 void fz_world_dump(void);
 const char *fz_rc_name(int rc);

@@ -52,6 +52,8 @@ static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static entry_t ring[LOG_CAP];
 static uint64_t log_n;
 static uint64_t log_t0;
+/* Over the process's life, for --verbose: how often each entry kind came, by result. */
+static uint64_t tally[FZ_LOG_MAX][2];
 
 void fz_log_reset(void) {
   pthread_mutex_lock(&log_mu);
@@ -67,6 +69,17 @@ void fz_log(int what, const fz_rec_t *r, int rc, int64_t detail) {
   *e = (entry_t){.seq = log_n, .at_us = (rasio_now_ns() - log_t0) / 1000, .tid = t ? t->id : -1,
                  .what = what, .serial = r ? r->serial : 0, .rc = rc, .detail = detail};
   log_n++;
+  tally[what][rc != 0]++;
+  pthread_mutex_unlock(&log_mu);
+}
+
+void fz_log_tally(void) {
+  static const char *const extra[] = {"notify", "phase", "arm", "sockets", "seed"};
+  pthread_mutex_lock(&log_mu);
+  printf("operations (ok / error or refused):\n");
+  for (int i = 0; i < FZ_LOG_MAX; i++)
+    printf("  %-14s %10llu %10llu\n", i < FZ_NOPS ? fz_op_names[i] : extra[i - FZ_NOPS],
+           (unsigned long long)tally[i][0], (unsigned long long)tally[i][1]);
   pthread_mutex_unlock(&log_mu);
 }
 
@@ -196,6 +209,9 @@ _Noreturn void fz_fail(const char *fmt, ...) {
   fz_main_failed();
   fflush(stdout);
   fflush(stderr);
+  /* A divergence is often the echo of memory corruption that a sanitizer is reporting on
+   * another thread right now: let that report finish (and end the process) first. */
+  th_sleep_ms(200);
   _Exit(FZ_EXIT_DIVERGENCE);
 }
 

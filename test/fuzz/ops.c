@@ -528,8 +528,44 @@ static unsigned pick_weighted(fz_rng_t *g, const unsigned *w, unsigned n) {
   return n - 1;
 }
 
+static uint32_t pick_interest(fz_rng_t *g, fz_kind_t kind) {
+  static const uint32_t modes[] = {RASIO_ONESHOT, 0, RASIO_LEVEL};
+  uint32_t mode = modes[pick_weighted(g, W.mode_w, 3)];
+  unsigned d = fz_below(g, 100);
+  uint32_t dirs = d < 50 ? RASIO_READ : d < 65 ? RASIO_WRITE : DIRS;
+  /* A UDP socket is always writeable: level WRITE would notify on every iteration. */
+  if (mode == RASIO_LEVEL && kind == FZ_UDP) dirs = RASIO_READ;
+  return dirs | mode;
+}
+
+/* What the event will be, drawn while the record is not visible yet: whoever finds it
+ * later (under the model lock) reads these fields without further ado. */
+static void draw(fz_rng_t *g, fz_rec_t *r, int kind) {
+  r->kind = kind != 0 ? (fz_kind_t)kind : (fz_kind_t)(1 + pick_weighted(g, W.kind_w + 1, 4));
+  r->noisy = fz_chance(g, 50);
+  r->later = fz_chance(g, 50);
+  r->exec = (int)fz_below(g, (unsigned)W.nowners + 1) - 1;
+  if (is_socket(r)) {
+    r->own_fd = fz_chance(g, 50);
+    r->interest = pick_interest(g, r->kind);
+    if (fz_chance(g, 10)) r->ready = r->interest & DIRS & (uint32_t)(1 + fz_below(g, 3));
+  } else if (r->kind == FZ_TIMER) {
+    r->interest = RASIO_TIMER;
+    r->nsec = fz_chance(g, 20) ? 0 : (uint64_t)fz_below(g, 2000) * 1000u;
+    if (fz_chance(g, 10)) r->nsec = 50000000u;
+  } else {
+    r->interest = RASIO_SIGNAL;
+    r->nsec = (uint64_t)fz_signo;
+  }
+  if (r->interest & RASIO_ONESHOT) {
+    r->armed0[0] = (r->interest & ~r->ready & RASIO_READ) ? 1 : 0;
+    r->armed0[1] = (r->interest & ~r->ready & RASIO_WRITE) ? 1 : 0;
+  }
+  r->timer_sets = r->kind == FZ_TIMER ? 1 : 0;
+}
+
 /* Claims a free slot and a record; NULL if the world is full. */
-static fz_rec_t *claim(fz_thread_t *t) {
+static fz_rec_t *claim(fz_thread_t *t, int kind) {
   fz_lock();
   fz_rec_t *r = NULL;
   unsigned start = fz_below(&t->rng, W.nslots);
@@ -547,21 +583,14 @@ static fz_rec_t *claim(fz_thread_t *t) {
     atomic_init(&r->disp_entered, false);
     atomic_init(&r->disp_checked, false);
     pthread_mutex_init(&r->peer_mu, NULL);
+    draw(&t->rng, r, kind);
+    r->min_deadline = rasio_now_ns() + r->nsec;
+    r->raises0 = atomic_load(&W.raises);
     W.slots[s] = r;
     W.live++;
   }
   fz_unlock();
   return r;
-}
-
-static uint32_t pick_interest(fz_thread_t *t, fz_rec_t *r) {
-  static const uint32_t modes[] = {RASIO_ONESHOT, 0, RASIO_LEVEL};
-  uint32_t mode = modes[pick_weighted(&t->rng, W.mode_w, 3)];
-  unsigned d = fz_below(&t->rng, 100);
-  uint32_t dirs = d < 50 ? RASIO_READ : d < 65 ? RASIO_WRITE : DIRS;
-  /* A UDP socket is always writeable: level WRITE would notify on every iteration. */
-  if (mode == RASIO_LEVEL && r->kind == FZ_UDP) dirs = RASIO_READ;
-  return dirs | mode;
 }
 
 static void make_sockets(fz_thread_t *t, fz_rec_t *r) {
@@ -589,42 +618,17 @@ static void make_sockets(fz_thread_t *t, fz_rec_t *r) {
 
 /* kind 0: as the seed's weights say. */
 static void create(fz_thread_t *t, int kind) {
-  fz_rec_t *r = claim(t);
+  fz_rec_t *r = claim(t, kind);
   if (r == NULL) return;
-  fz_rng_t *g = &t->rng;
-  r->kind = kind != 0 ? (fz_kind_t)kind : (fz_kind_t)(1 + pick_weighted(g, W.kind_w + 1, 4));
-  r->noisy = fz_chance(g, 50);
-  r->later = fz_chance(g, 50);
-  r->exec = (int)fz_below(g, (unsigned)W.nowners + 1) - 1;
-  rasio_event_opts_t o = {.noisy = r->noisy, .notify = fz_notify, .ctx = r};
+  rasio_event_opts_t o = {.flags = r->interest, .nsec = r->nsec, .noisy = r->noisy,
+                          .notify = fz_notify, .ctx = r};
   o.mailbox = r->exec >= 0 ? W.owners[r->exec].mb : NULL;
   if (is_socket(r)) {
-    r->own_fd = fz_chance(g, 50);
-    r->interest = pick_interest(t, r);
-    if (fz_chance(g, 10)) r->ready = r->interest & DIRS & (uint32_t)(1 + fz_below(g, 3));
     make_sockets(t, r);
     o.fd = r->fd;
     o.own_fd = r->own_fd;
     o.ready = r->ready;
-  } else if (r->kind == FZ_TIMER) {
-    r->interest = RASIO_TIMER;
-    r->nsec = fz_chance(g, 20) ? 0 : (uint64_t)fz_below(g, 2000) * 1000u;
-    if (fz_chance(g, 10)) r->nsec = 50000000u;
-  } else {
-    r->interest = RASIO_SIGNAL;
-    r->nsec = (uint64_t)fz_signo;
   }
-  o.flags = r->interest;
-  o.nsec = r->nsec;
-  fz_lock();
-  if (r->interest & RASIO_ONESHOT) {
-    r->armed0[0] = (r->interest & ~r->ready & RASIO_READ) ? 1 : 0;
-    r->armed0[1] = (r->interest & ~r->ready & RASIO_WRITE) ? 1 : 0;
-  }
-  r->timer_sets = r->kind == FZ_TIMER ? 1 : 0;
-  r->min_deadline = rasio_now_ns() + r->nsec;
-  r->raises0 = atomic_load(&W.raises);
-  fz_unlock();
   rasio_event_t *ev = NULL;
   if (r->kind == FZ_SIGNAL) pthread_mutex_lock(&sig_mu);
   int rc = rasio_event_new(W.loop, &o, &ev);

@@ -204,7 +204,7 @@ static void setup(uint64_t seed, const fz_config_t *cfg) {
   fz_fd_reset();
   fz_log_reset();
   fz_self = &W.driver;
-  atomic_store(&W.phase, PH_RANDOM);
+  atomic_store(&W.phase, 0); /* owners start random operations once the world is built */
   fz_log(FZ_LOG_SEED, NULL, 0, (int64_t)seed);
   int rc = rasio_loop_new(&(rasio_loop_opts_t){.backend = cfg->backend}, &W.loop);
   if (rc != 0) fz_fail("rasio_loop_new gave %s", fz_rc_name(rc));
@@ -212,17 +212,17 @@ static void setup(uint64_t seed, const fz_config_t *cfg) {
   rc = rasio_event_new(W.loop, &kick, &W.kick);
   if (rc != 0) fz_fail("harness timer: rasio_event_new gave %s", fz_rc_name(rc));
   for (int i = 0; i < W.nowners; i++) {
-    fz_owner_t *o = &W.owners[i];
-    rc = rasio_mailbox_new(&o->mb);
+    rc = rasio_mailbox_new(&W.owners[i].mb);
     if (rc != 0) fz_fail("rasio_mailbox_new gave %s", fz_rc_name(rc));
-    o->thread = th_thread_start(owner_main, o);
   }
+  for (int i = 0; i < W.nowners; i++) W.owners[i].thread = th_thread_start(owner_main, &W.owners[i]);
   if (!W.driven && (rc = rasio_loop_start(W.loop)) != 0)
     fz_fail("rasio_loop_start gave %s", fz_rc_name(rc));
 }
 
 static void random_phase(void) {
   fz_thread_t *t = &W.driver;
+  atomic_store(&W.phase, PH_RANDOM);
   for (unsigned i = 0; i < W.nslots / 2; i++) fz_op(t, FZ_OP_create, NULL);
   for (unsigned i = 0; i < W.nops; i++) {
     fz_random_op(t);
