@@ -213,6 +213,14 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+rasio_fd_t th_dup(rasio_fd_t fd) {
+  int d = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) rt_fail(__FILE__, __LINE__, "dup: %s", strerror(errno));
+  return d;
+}
+
+bool th_fds_are_ints(void) { return true; }
+
 bool th_fd_open(rasio_fd_t fd) { return fcntl((int)fd, F_GETFD) != -1; }
 
 bool th_under_wine(void) { return false; }

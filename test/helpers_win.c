@@ -262,6 +262,15 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+/* WSADuplicateSocket makes a new socket handle for another process; nothing gives a second
+ * handle to one socket of this process. */
+rasio_fd_t th_dup(rasio_fd_t fd) {
+  (void)fd;
+  return RASIO_INVALID_FD;
+}
+
+bool th_fds_are_ints(void) { return false; }
+
 /* A socket handle is open while Winsock still knows it. */
 bool th_fd_open(rasio_fd_t fd) {
   int type = 0;
