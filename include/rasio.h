@@ -202,8 +202,10 @@ typedef struct rasio_event_opts {
 /* Creates an event and subscribes it. On error nothing was created and the fd is untouched
  * (even with own_fd). Any thread.
  * Errors: EINVAL (NULL notify, bad or contradictory flags, signal number out of range),
- * EBADF (invalid fd), EEXIST (the fd, or stdin, is already subscribed on this loop), ENOMEM,
- * EOS. */
+ * EBADF (not an open descriptor, or a number outside the OS's range: on POSIX above
+ * INT_MAX, never truncated), EEXIST (the fd, or stdin, is already subscribed on this loop),
+ * ENOTSUP (the kernel has no readiness for it: a regular file or /dev/null on epoll),
+ * ENOMEM, ELIMIT (the loop holds as many sockets as it can: 4M), EOS. */
 RASIO_API int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts,
                               rasio_event_t **out);
 
@@ -226,8 +228,12 @@ RASIO_API int rasio_event_resubscribe(rasio_event_t *ev);
  * receives nothing but DISPOSED afterwards. Any thread. */
 RASIO_API int rasio_event_unsubscribe(rasio_event_t *ev);
 
-/* Frees the event. Legal only once DISPOSED has been delivered to the owner (ESTATE before).
- * Releases the event's noisy count. No thread may use the event afterwards. */
+/* Frees the event. Legal only once DISPOSED has been handed to the owner's notify (ESTATE
+ * before, and for a second destroy): inside the DISPOSED notification, or on any thread
+ * after it began. If the DISPOSED notification is still running on another thread, the
+ * memory is freed when it returns, so it never runs on a freed event. Releases the event's
+ * noisy count at once. No thread may use the event after destroy returns 0, except the
+ * DISPOSED notification still running. */
 RASIO_API int rasio_event_destroy(rasio_event_t *ev);
 
 /* Asks for one RASIO_USER notification through the event's executor at the loop's next
@@ -258,7 +264,8 @@ RASIO_API rasio_loop_t *rasio_event_loop(const rasio_event_t *ev);
 /* Reads standard input for a STDIN event without ever blocking.
  * Returns 0 with *count > 0 (data), 0 with *count == 0 (end of input), RASIO_EAGAIN
  * (nothing now: clear readable and re-arm, or wait for the next READ), or another negative
- * code (read error). *count is always written. */
+ * code (read error). EINVAL for a NULL buf or count, or len 0 (which could not tell data
+ * from the end), on every platform; nothing is read then. *count is always written. */
 RASIO_API int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t *count);
 
 /* ---------------------------------------------------------------------------------------
