@@ -474,28 +474,45 @@ RASIO_API size_t rasio_tcp_queued(const rasio_tcp_t *c); /* bytes waiting to be 
 RASIO_API bool rasio_tcp_throttled(const rasio_tcp_t *c);
 
 typedef struct rasio_tcp_listener_cb {
-  /* A connection was accepted. Give it callbacks with rasio_tcp_set_callbacks; return
-   * false to refuse it (it is closed without callbacks). */
+  /* A connection was accepted; it starts with conn's callbacks and data (the listener's
+   * options), which rasio_tcp_set_callbacks may replace here. Return false to refuse it
+   * (it is closed without callbacks). NULL: every connection is accepted. */
   bool (*accepted)(rasio_tcp_listener_t *l, rasio_tcp_t *c);
   /* The listener is gone (closed by rasio_tcp_listener_close or an error) and its port
-   * refuses connections. Final; it comes from the loop after the close, not inside it. */
+   * refuses connections. Final; it comes from the loop after the close, not inside it.
+   * It may close the listener's connections (hard or not). */
   void (*closed)(rasio_tcp_listener_t *l);
+  /* Optional: a connection could not be taken (err: a RASIO_E* code). Either accepting
+   * failed: RASIO_EMFILE (descriptor limit) or RASIO_ENOMEM (out of memory or buffers)
+   * leave the connection queued and the listener tries again after 10 ms; a connection
+   * that died in the backlog (RASIO_ECONNABORTED, RASIO_ECONNRESET) is gone and the
+   * listener goes on at once; anything else is retried after 10 ms too. Or a connection
+   * was accepted but could not be set up (RASIO_ENOMEM...): its socket was closed, so the
+   * peer sees the connection end. It may close the listener. Never counts against limit. */
+  void (*accept_error)(rasio_tcp_listener_t *l, int err);
 } rasio_tcp_listener_cb_t;
 
 typedef struct rasio_tcp_listener_opts {
-  const rasio_tcp_listener_cb_t *cb;
+  const rasio_tcp_listener_cb_t *cb; /* copied; NULL members are skipped */
   void *data;
   rasio_mailbox_t *mailbox;   /* executor of the listener and its connections */
   size_t limit;               /* live connections at most (0: no limit) */
-  rasio_tcp_opts_t conn;      /* read_size / read_budget for accepted connections */
+  /* Accepted connections' options: cb (copied at listen) and data are their callbacks and
+   * user data until accepted replaces them; read_size and read_budget as for a client.
+   * conn.mailbox must be NULL or the listener's mailbox (EINVAL otherwise): a listener's
+   * connections run on its executor. */
+  rasio_tcp_opts_t conn;
 } rasio_tcp_listener_opts_t;
 
-/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). */
+/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). Errors: EINVAL
+ * (bad argument, port not in 0..65535: see rasio_sock_listen_tcp), what listening fails
+ * with (ENOTFOUND, EADDRINUSE...), ENOMEM. */
 RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
                                const rasio_tcp_listener_opts_t *opts,
                                rasio_tcp_listener_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
 RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
+/* The bound address; ESTATE once the listener is closing (its socket may be gone). */
 RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);
 
 typedef struct rasio_udp_cb {

@@ -409,12 +409,13 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
 
 /* --- server side --------------------------------------------------------------------- */
 
-rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
-                                 const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox) {
+int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
+                        const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox, rasio_tcp_t **out) {
+  *out = NULL;
   rasio_tcp_t *c = conn_new(loop, opts, mailbox);
   if (c == NULL) {
     (void)rasio_sock_close(fd);
-    return NULL;
+    return RASIO_ENOMEM;
   }
   c->listener = l;
   c->connected = true;
@@ -424,13 +425,15 @@ rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, ra
   rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
                            .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
                            .mailbox = mailbox, .ready = RASIO_WRITE};
-  if (rasio_event_new(loop, &eo, &c->ev) != 0) {
+  int rc = rasio_event_new(loop, &eo, &c->ev);
+  if (rc != 0) {
     (void)rasio_sock_close(fd);
     rasio__free(c->rbuf);
     rasio__free(c);
-    return NULL;
+    return rc;
   }
-  return c;
+  *out = c;
+  return 0;
 }
 
 void rasio__tcp_refuse(rasio_tcp_t *c) {
