@@ -518,7 +518,7 @@ RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_
 typedef struct rasio_udp_cb {
   /* One datagram (possibly empty, or a prefix if larger than read_size). */
   void (*received)(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *from);
-  /* The socket is gone (closed by rasio_udp_close, or an error). Final. */
+  /* The socket is gone (closed by rasio_udp_close, or a receive error). Final. */
   void (*closed)(rasio_udp_t *u);
 } rasio_udp_cb_t;
 
@@ -533,7 +533,12 @@ typedef struct rasio_udp_opts {
 RASIO_API int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
                              const rasio_udp_opts_t *opts, rasio_udp_t **out);
 /* Sends one datagram: RASIO_IO_OK, RASIO_IO_RETRY (not sent: the caller decides), or
- * RASIO_IO_ERROR (rasio_sock_last_error() tells why; the socket closes, closed follows). */
+ * RASIO_IO_ERROR: this datagram was not sent and rasio_sock_last_error() tells why, e.g.
+ * RASIO_EINVAL (NULL u, NULL or empty `to`, NULL data with len > 0), RASIO_EAFNOSUPPORT (an
+ * address the socket's family cannot reach), RASIO_EMSGSIZE (too large for one datagram),
+ * RASIO_EACCES (broadcast without rasio_sock_set_broadcast), RASIO_ESTATE (the socket is
+ * closing, e.g. inside `closed`). A send error is the datagram's alone: it changes nothing
+ * else, and the socket stays open and keeps receiving. */
 RASIO_API int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len,
                              const rasio_addr_t *to);
 RASIO_API void rasio_udp_close(rasio_udp_t *u);

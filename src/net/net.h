@@ -15,4 +15,9 @@ void rasio__tcp_refuse(rasio_tcp_t *c);
 /* A connection made by l closed. */
 void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
 
+/* Sets this thread's rasio_sock_last_error to code and returns RASIO_IO_ERROR (src/sock/
+ * common.c; sock/sock.h declares it too, with the OS's socket headers the net layer does
+ * without). */
+int rasio__sock_io_error(int code);
+
 #endif
