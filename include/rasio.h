@@ -334,7 +334,9 @@ RASIO_API int rasio_sock_last_error(void);
 
 RASIO_API int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count);
 RASIO_API int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count);
-/* Gather write; a partial write is OK with a short count. At most 1024 segments. */
+/* Gather write; a partial write is OK with a short count. At most 1024 segments; a segment
+ * with a NULL base and a length, or lengths whose sum overflows size_t, are ERROR with
+ * RASIO_EINVAL before any system call. */
 RASIO_API int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
                                size_t *count);
 /* One datagram; an oversized one delivers its prefix (OK, count = len); from may be NULL.
@@ -452,8 +454,20 @@ typedef struct rasio_tcp_opts {
  * callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
-/* Queues bytes (copied) and sends what the kernel takes now. ESTATE if the connection is
- * not connected or is closing; ENOMEM. */
+/* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
+ * queued. Errors:
+ * - EINVAL: NULL c, NULL data with len > 0, NULL iov with iovcnt > 0, more than 1024
+ *   segments, a segment with a NULL base and a length, or lengths whose sum overflows
+ *   size_t. Checked before anything else: nothing is sent or queued, the connection is
+ *   untouched.
+ * - ESTATE: not connected, or closing.
+ * - ENOMEM, nothing sent (the connection was throttled, or the kernel took nothing):
+ *   nothing of this call was sent or queued and the connection is unchanged; the caller
+ *   may try again.
+ * - ENOMEM after the kernel took a prefix: the rest could not be queued, so the stream
+ *   cannot go on in order: the connection was hard-closed (closed ran before the return).
+ * - Another code: the socket failed (the reason from rasio_sock_last_error); the
+ *   connection was hard-closed likewise. */
 RASIO_API int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len);
 RASIO_API int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt);
 /* Deliver received data in chunks of exactly n bytes (0: whatever arrived). */

@@ -17,6 +17,7 @@
  * the executor (through a USER notification), so no callback can run while the creating
  * thread is still filling in the connection.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,11 +196,28 @@ static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size
   return 0;
 }
 
+/* The sum of iov's lengths into *total; false for a list no caller can mean: a NULL base
+ * with bytes to send, or lengths whose sum does not fit in size_t. */
+static bool iov_total(const rasio_iovec_t *iov, size_t iovcnt, size_t *total) {
+  size_t sum = 0;
+  for (size_t i = 0; i < iovcnt; i++) {
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - sum) return false;
+    sum += iov[i].len;
+  }
+  *total = sum;
+  return true;
+}
+
+/* Every argument is checked before anything happens, so a bad one queues and sends nothing
+ * and leaves the connection as it was. ENOMEM is honest about what went out: with nothing
+ * sent the call had no effect; after the kernel took a prefix, the rest cannot follow in
+ * order, so the connection is hard-closed (rasio.h). */
 int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
-  if (c == NULL || (iov == NULL && iovcnt > 0) || iovcnt > 1024) return RASIO_EINVAL;
-  if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
   size_t total = 0, sent = 0;
-  for (size_t i = 0; i < iovcnt; i++) total += iov[i].len;
+  if (c == NULL || (iov == NULL && iovcnt > 0) || iovcnt > 1024 ||
+      !iov_total(iov, iovcnt, &total))
+    return RASIO_EINVAL;
+  if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
   if (total == 0) return 0;
   /* Something queued means the kernel is full (WRITE is armed): keep the order. */
   if (c->whead != NULL || !c->writeable) return enqueue(c, iov, iovcnt, total, 0);
@@ -211,8 +229,13 @@ int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
   }
   if (sent == total) return 0;
   int rc = enqueue(c, iov, iovcnt, total, sent);
+  if (rc != 0 && sent > 0) {
+    hard_close(c); /* a prefix is out and the rest is lost: the stream cannot go on */
+    return rc;
+  }
+  if (rc != 0) return rc; /* nothing went out: as if the call had not been made */
   throttle(c); /* the kernel took only part of it */
-  return rc;
+  return 0;
 }
 
 int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len) {

@@ -76,6 +76,14 @@ int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
   int rc = io_begin(ev, iov, iovcnt, count);
   if (rc != RASIO_IO_OK) return rc;
   if (iovcnt > RASIO__SOCK_SENDV_MAX) return rasio__sock_io_error(RASIO_EINVAL);
+  /* A segment the kernel would fault on, or lengths that overflow: refused before the
+   * system call, like a NULL buffer of send. */
+  size_t total = 0;
+  for (size_t i = 0; i < iovcnt; i++) {
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - total)
+      return rasio__sock_io_error(RASIO_EINVAL);
+    total += iov[i].len;
+  }
   return rasio__sock_sendv(ev, iov, iovcnt, count);
 }
 

@@ -158,3 +158,180 @@ TEST(net_udp_send_after_close_is_estate) {
   nf_end(&b->nf);
   free(b);
 }
+
+/* --- TCP: bad buffers are refused before anything happens (defect 5) ---------------------- */
+
+#define BW_CHUNK (64u << 10)
+#define BW_MAX (64u << 20) /* no kernel buffers this much for one loopback connection */
+
+typedef struct bw {
+  nf_t nf;
+  char port[8];
+  rasio_tcp_listener_t *l;
+  rasio_tcp_t *srv, *cli;
+  uint64_t written, srv_got;
+  int srv_closed, cli_closed, listener_closed, throttled;
+  uint8_t chunk[BW_CHUNK];
+  rasio_iovec_t many[1025]; /* one segment more than a writev takes */
+} bw_t;
+
+static void bw_deadline(void *ctx) {
+  bw_t *w = ctx;
+  rt_fail(__FILE__, __LINE__,
+          "deadline: written %llu srv_got %llu srv_closed %d cli_closed %d throttled %d",
+          (unsigned long long)w->written, (unsigned long long)w->srv_got, w->srv_closed,
+          w->cli_closed, w->throttled);
+}
+
+static void bw_maybe_done(bw_t *w) {
+  if (w->srv_closed + w->cli_closed == 2) rasio_tcp_listener_close(w->l);
+}
+
+/* The server reads only once unmuted, and must see exactly the good bytes, in order. */
+static bool bw_srv_received(rasio_tcp_t *c, const void *data, size_t len) {
+  bw_t *w = rasio_tcp_data(c);
+  NF_ON_EXECUTOR();
+  NF_VERIFY(data, len, 5, w->srv_got);
+  w->srv_got += len;
+  CHECK_LE(w->srv_got, w->written);
+  if (w->srv_got == w->written) rasio_tcp_close(c);
+  return true;
+}
+
+static void bw_srv_closed(rasio_tcp_t *c) {
+  bw_t *w = rasio_tcp_data(c);
+  w->srv_closed++;
+  bw_maybe_done(w);
+}
+
+static const rasio_tcp_cb_t bw_srv_cb = {.received = bw_srv_received, .closed = bw_srv_closed};
+
+static bool bw_accepted(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
+  bw_t *w = rasio_tcp_listener_data(l);
+  w->srv = c;
+  rasio_tcp_set_callbacks(c, &bw_srv_cb, w);
+  rasio_tcp_mute(c);
+  return true;
+}
+
+static void bw_listener_closed(rasio_tcp_listener_t *l) {
+  bw_t *w = rasio_tcp_listener_data(l);
+  w->listener_closed++;
+}
+
+static const rasio_tcp_listener_cb_t bw_listener_cb = {.accepted = bw_accepted,
+                                                       .closed = bw_listener_closed};
+
+/* Every kind of bad buffer; none may change what is queued, throttled or open. */
+#define BW_BAD(w, c) bw_bad_at(__LINE__, (w), (c))
+static void bw_bad_at(int line, bw_t *w, rasio_tcp_t *c) {
+  size_t queued = rasio_tcp_queued(c);
+  bool throttled = rasio_tcp_throttled(c);
+  const rasio_iovec_t null_seg[2] = {{w->chunk, 3}, {NULL, 5}};
+  const rasio_iovec_t overflow[2] = {{w->chunk, SIZE_MAX}, {w->chunk, 2}};
+  const rasio_iovec_t overflow3[3] = {{w->chunk, SIZE_MAX / 2}, {w->chunk, SIZE_MAX / 2},
+                                      {w->chunk, 2}};
+  struct {
+    const char *what;
+    int rc;
+  } calls[] = {
+      {"write(NULL, 5)", rasio_tcp_write(c, NULL, 5)},
+      {"writev(NULL base)", rasio_tcp_writev(c, null_seg, 2)},
+      {"writev(overflow)", rasio_tcp_writev(c, overflow, 2)},
+      {"writev(overflow3)", rasio_tcp_writev(c, overflow3, 3)},
+      {"writev(NULL, 2)", rasio_tcp_writev(c, NULL, 2)},
+      {"writev(1025 segments)", rasio_tcp_writev(c, w->many, 1025)},
+  };
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    if (calls[i].rc != RASIO_EINVAL)
+      rt_fail(__FILE__, line, "%s: %s, want EINVAL", calls[i].what, rasio_err_name(calls[i].rc));
+    if (w->cli_closed != 0) rt_fail(__FILE__, line, "%s closed the connection", calls[i].what);
+  }
+  CHECK_EQ(rasio_tcp_queued(c), queued);
+  CHECK_EQ(rasio_tcp_throttled(c), throttled);
+  /* Nothing is not bad: an empty write does nothing, successfully. */
+  CHECK_OK(rasio_tcp_write(c, NULL, 0));
+  CHECK_OK(rasio_tcp_writev(c, NULL, 0));
+  CHECK_EQ(rasio_tcp_queued(c), queued);
+}
+
+static void bw_write_chunk(bw_t *w, rasio_tcp_t *c) {
+  nf_fill(w->chunk, BW_CHUNK, 5, w->written);
+  CHECK_OK(rasio_tcp_write(c, w->chunk, BW_CHUNK));
+  w->written += BW_CHUNK;
+}
+
+static void bw_unmute(void *ctx) {
+  bw_t *w = ctx;
+  CHECK_EQ(w->srv_got, 0);
+  rasio_tcp_unmute(w->srv);
+}
+
+static void bw_connected(rasio_tcp_t *c) {
+  bw_t *w = rasio_tcp_data(c);
+  NF_ON_EXECUTOR();
+  CHECK(!rasio_tcp_throttled(c));
+  BW_BAD(w, c); /* writeable, nothing queued: the kernel would be asked */
+  bw_write_chunk(w, c);
+  while (!rasio_tcp_throttled(c) && w->written < BW_MAX) bw_write_chunk(w, c);
+  CHECK(rasio_tcp_throttled(c));
+  CHECK_GT(rasio_tcp_queued(c), 0);
+  BW_BAD(w, c); /* throttled: the bytes would be copied to the queue */
+  bw_write_chunk(w, c); /* and good writes still queue behind the rest */
+  (void)nf_tick(&w->nf, 50, bw_unmute, w);
+}
+
+static void bw_throttled(rasio_tcp_t *c) {
+  bw_t *w = rasio_tcp_data(c);
+  w->throttled++;
+}
+
+static void bw_cli_closed(rasio_tcp_t *c) {
+  bw_t *w = rasio_tcp_data(c);
+  w->cli_closed++;
+  bw_maybe_done(w);
+}
+
+static bool bw_cli_received(rasio_tcp_t *c, const void *data, size_t len) {
+  (void)c, (void)data;
+  rt_fail(__FILE__, __LINE__, "unexpected %zu bytes", len);
+}
+
+static void bw_cli_failed(rasio_tcp_t *c, int err) {
+  (void)c;
+  rt_fail(__FILE__, __LINE__, "connect_failed %s", rasio_err_name(err));
+}
+
+static const rasio_tcp_cb_t bw_cli_cb = {.connected = bw_connected,
+                                         .connect_failed = bw_cli_failed,
+                                         .received = bw_cli_received,
+                                         .throttled = bw_throttled,
+                                         .closed = bw_cli_closed};
+
+static void bw_setup(void *ctx) {
+  bw_t *w = ctx;
+  w->l = nf_listen(&w->nf, &bw_listener_cb, w, 0, NULL, w->port);
+  w->cli = nf_connect(&w->nf, "127.0.0.1", w->port, &bw_cli_cb, w, 0);
+}
+
+/* Once the server has every good byte it closes; the client sees the FIN and closes. */
+static void bad_write_case(bool mailbox) {
+  bw_t *w = calloc(1, sizeof *w);
+  CHECK(w != NULL);
+  for (size_t i = 0; i < 1025; i++) w->many[i] = (rasio_iovec_t){w->chunk, 1};
+  nf_init(&w->nf, mailbox);
+  nf_run(&w->nf, bw_setup, w, 30000, bw_deadline);
+  CHECK_EQ(w->throttled, 1);
+  CHECK_EQ(w->srv_got, w->written);
+  CHECK_EQ(w->srv_closed, 1);
+  CHECK_EQ(w->cli_closed, 1);
+  CHECK_EQ(w->listener_closed, 1);
+  nf_end(&w->nf);
+  free(w);
+}
+
+TEST_T(net_tcp_write_bad_buffers_are_einval_and_change_nothing, 60) { bad_write_case(false); }
+
+TEST_T(net_tcp_write_bad_buffers_are_einval_and_change_nothing_mailbox, 60) {
+  bad_write_case(true);
+}

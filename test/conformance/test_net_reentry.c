@@ -131,7 +131,8 @@ static const rasio_tcp_cb_t re_cli_cb = {
 static void re_setup(void *ctx) {
   re_t *r = ctx;
   r->l = nf_listen(&r->nf, &re_listener_cb, r, 0, NULL, r->port);
-  for (int i = 0; i < r->n; i++) r->cli[i] = nf_connect(&r->nf, "127.0.0.1", r->port, &re_cli_cb, r, 0);
+  for (int i = 0; i < r->n; i++)
+    r->cli[i] = nf_connect(&r->nf, "127.0.0.1", r->port, &re_cli_cb, r, 0);
 }
 
 static void reentry_case(int mode, int n, bool mailbox) {
@@ -247,7 +248,8 @@ static bool ih_accepted(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
  * copied it. Without an `accepted` callback (with_accepted false) the connection is taken. */
 static void ih_setup_case(ih_t *h, bool with_accepted) {
   rasio_tcp_cb_t conn_cb = {.received = ih_echo, .closed = ih_srv_closed};
-  static const rasio_tcp_listener_cb_t with = {.accepted = ih_accepted, .closed = ih_listener_closed};
+  static const rasio_tcp_listener_cb_t with = {.accepted = ih_accepted,
+                                               .closed = ih_listener_closed};
   static const rasio_tcp_listener_cb_t without = {.closed = ih_listener_closed};
   rasio_tcp_listener_opts_t o = {.cb = with_accepted ? &with : &without,
                                  .data = h,
