@@ -355,7 +355,12 @@ RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_
  * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set on POSIX (restart despite TIME_WAIT) and
  * for UDP; not for TCP on Windows, where it would let another socket steal a live port
  * (Windows allows the restart anyway). On success *out is the socket and, if
- * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code. */
+ * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code.
+ * Ports, in every call that takes a port string (here, rasio_sock_connect_tcp and the net
+ * layer's connect, listen and bind): a decimal number in 0..65535 (leading zeros allowed)
+ * or a service name the system knows ("http"). A string that starts like a number (a
+ * digit, a sign, a space) but is not one in that range ("99999", "-1", "12x", " 80") and
+ * "" are EINVAL, never some other port; an unknown service name is ENOTFOUND. */
 RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
@@ -365,8 +370,11 @@ RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int fami
  * start, and each one's event is written to events[]. Each event is made from tmpl with fd
  * set and own_fd forced on (flags should hold WRITE: a connect's completion, success or
  * failure, arrives as WRITE; rasio_sock_error tells which). Returns the number of attempts
- * started (0 if the name does not resolve or every attempt failed at once), or a negative
- * RASIO_E* code for a bad argument (EINVAL for NULL events or max 0). */
+ * started (at least 1), or a negative RASIO_E* code when none could start: EINVAL (bad
+ * argument: NULL events, max 0, a bad template or port), ENOTFOUND (the name does not
+ * resolve, or has no address of the family), ENOMEM or EMFILE (out of memory or
+ * descriptors), or else the error of the last address that failed at once (ENETUNREACH,
+ * EAFNOSUPPORT...). (Before this contract, 0 meant "nothing started".) */
 RASIO_API int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port,
                                      int family, const rasio_event_opts_t *tmpl,
                                      rasio_event_t **events, size_t max);
@@ -449,9 +457,10 @@ typedef struct rasio_tcp_opts {
 } rasio_tcp_opts_t;
 
 /* Starts a client connection, attempting every address host resolves to in parallel.
- * Returns 0 (the outcome arrives as connected or connect_failed), ENOTFOUND if nothing
- * could be attempted (nothing is created), or another RASIO_E*. *out is set before any
- * callback can run. */
+ * Returns 0 (the outcome arrives as connected or connect_failed), or the reason nothing
+ * could be attempted (nothing is created): EINVAL (bad argument or port), ENOTFOUND (the
+ * name does not resolve), ENOMEM, EMFILE, or an address's immediate failure; as
+ * rasio_sock_connect_tcp. *out is set before any callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
 /* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
@@ -544,6 +553,8 @@ typedef struct rasio_udp_opts {
   size_t read_budget; /* datagrams per turn before yielding (default 64) */
 } rasio_udp_opts_t;
 
+/* Binds (host NULL = wildcard, port "0" = ephemeral). Errors: EINVAL (bad argument, port not
+ * in 0..65535: see rasio_sock_listen_udp), what binding fails with, ENOMEM. */
 RASIO_API int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
                              const rasio_udp_opts_t *opts, rasio_udp_t **out);
 /* Sends one datagram: RASIO_IO_OK, RASIO_IO_RETRY (not sent: the caller decides), or

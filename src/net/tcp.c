@@ -381,10 +381,10 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                              .noisy = true, .notify = notify, .ctx = c,
                              .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
   int n = rasio_sock_connect_tcp(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts, MAX_ATTEMPTS);
-  if (n <= 0) {
+  if (n <= 0) { /* the reason nothing started: unresolved, out of descriptors... */
     rasio__free(c->rbuf);
     rasio__free(c);
-    return n < 0 ? n : RASIO_ENOTFOUND;
+    return n < 0 ? n : RASIO_EOS;
   }
   c->n_attempts = c->live_events = (size_t)n;
   *out = c;

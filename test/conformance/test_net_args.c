@@ -335,3 +335,60 @@ TEST_T(net_tcp_write_bad_buffers_are_einval_and_change_nothing, 60) { bad_write_
 TEST_T(net_tcp_write_bad_buffers_are_einval_and_change_nothing_mailbox, 60) {
   bad_write_case(true);
 }
+
+/* --- ports: a number out of 0..65535 is EINVAL everywhere, never another port (defect 10) - */
+
+static const char *const bad_ports[] = {"99999", "65536", "-1", "12x", "", " 80", "+80",
+                                        "4294967376" /* 2^32 + 80 */, "80 "};
+
+static void tmpl_notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
+  (void)ev, (void)flags, (void)arg, (void)ctx;
+  rt_fail(__FILE__, __LINE__, "an event was made for a bad port");
+}
+
+TEST(net_and_sock_calls_refuse_a_port_out_of_range_with_einval) {
+  nf_t nf;
+  nf_init(&nf, false);
+  rasio_event_opts_t t = {.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                          .notify = tmpl_notify};
+  for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports[0]; i++) {
+    const char *p = bad_ports[i];
+    rasio_fd_t fd = 7;
+    rasio_event_t *ev = NULL;
+    rasio_tcp_listener_t *l = (rasio_tcp_listener_t *)&nf;
+    rasio_udp_t *u = (rasio_udp_t *)&nf;
+    rasio_tcp_t *c = (rasio_tcp_t *)&nf;
+    int rc[6] = {
+        rasio_sock_listen_tcp("127.0.0.1", p, RASIO_AF_INET4, &fd, NULL),
+        rasio_sock_listen_udp("127.0.0.1", p, RASIO_AF_INET4, &fd, NULL),
+        rasio_sock_connect_tcp(nf.loop, "127.0.0.1", p, RASIO_AF_INET4, &t, &ev, 1),
+        rasio_tcp_listen(nf.loop, "127.0.0.1", p, RASIO_AF_INET4, NULL, &l),
+        rasio_udp_bind(nf.loop, "127.0.0.1", p, RASIO_AF_INET4, NULL, &u),
+        rasio_tcp_connect(nf.loop, "127.0.0.1", p, NULL, &c),
+    };
+    static const char *const names[6] = {"rasio_sock_listen_tcp", "rasio_sock_listen_udp",
+                                          "rasio_sock_connect_tcp", "rasio_tcp_listen",
+                                          "rasio_udp_bind", "rasio_tcp_connect"};
+    for (int k = 0; k < 6; k++)
+      if (rc[k] != RASIO_EINVAL)
+        rt_fail(__FILE__, __LINE__, "%s with port \"%s\": %s (%d), want EINVAL", names[k], p,
+                rasio_err_name(rc[k]), rc[k]);
+    CHECK_EQ(fd, RASIO_INVALID_FD);
+    CHECK(ev == NULL && l == NULL && u == NULL && c == NULL);
+    CHECK_EQ(rasio_loop_noisy(nf.loop), 0);
+  }
+  /* The edges of the range, and leading zeros, are ports. */
+  rasio_fd_t fd;
+  rasio_addr_t bound;
+  CHECK_OK(rasio_sock_listen_udp("127.0.0.1", "00000", RASIO_AF_INET4, &fd, &bound));
+  CHECK_NE(rasio_addr_port(&bound), 0);
+  CHECK_OK(rasio_sock_close(fd));
+  int rc = rasio_sock_listen_udp("127.0.0.1", "65535", RASIO_AF_INET4, &fd, &bound);
+  if (rc == 0) {
+    CHECK_EQ(rasio_addr_port(&bound), 65535);
+    CHECK_OK(rasio_sock_close(fd));
+  } else {
+    CHECK_ERR(rc, RASIO_EADDRINUSE); /* someone has it: still a port */
+  }
+  nf_end(&nf);
+}
