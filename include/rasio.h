@@ -347,8 +347,18 @@ RASIO_API int rasio_sock_recvfrom(rasio_event_t *ev, void *buf, size_t len, rasi
 RASIO_API int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len,
                                 const rasio_addr_t *to, size_t *count);
 /* Accepts one connection: OK with a non-blocking socket in *out (peer may be NULL),
- * RETRY when the backlog is empty, ERROR otherwise (the listener keeps working; call
- * again). */
+ * RETRY when the backlog is empty, ERROR otherwise; the listener keeps working, and what to
+ * do next depends on rasio_sock_last_error():
+ * - RASIO_EMFILE (the process's or the system's descriptor limit: EMFILE, ENFILE) or
+ *   RASIO_ENOMEM (out of memory or buffers: ENOMEM, ENOBUFS): out of resources. The
+ *   connection stays queued, so calling again at once fails the same way: a oneshot owner
+ *   that re-arms READ right away spins, and an edge owner that waits for the next READ may
+ *   never get one (the queue's edge was already reported). Back off with a timer (the net
+ *   listener waits 10 ms), then call again without waiting for READ.
+ * - RASIO_ECONNABORTED, RASIO_ECONNRESET (and, on Linux, a new connection's pending
+ *   network error: EHOSTUNREACH, ENETUNREACH...): that connection alone is lost; call again
+ *   at once, the next one may be fine.
+ * - RASIO_EINVAL: a bad argument (nothing was called). */
 RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer);
 
 /* Listening sockets. host NULL or "" = wildcard; port "0" = ephemeral. family is
