@@ -502,6 +502,8 @@ RASIO_API void rasio_tcp_hard_close(rasio_tcp_t *c);
 /* Replaces the callbacks and user data (e.g. inside the listener's accepted). */
 RASIO_API void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *data);
 RASIO_API void *rasio_tcp_data(const rasio_tcp_t *c);
+/* The socket; RASIO_INVALID_FD before a client connected and once the connection is closed
+ * (from its `closed` on: rasio may close the socket at any moment after). */
 RASIO_API rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c);
 RASIO_API size_t rasio_tcp_queued(const rasio_tcp_t *c); /* bytes waiting to be sent */
 RASIO_API bool rasio_tcp_throttled(const rasio_tcp_t *c);
@@ -578,7 +580,10 @@ RASIO_API int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len,
                              const rasio_addr_t *to);
 RASIO_API void rasio_udp_close(rasio_udp_t *u);
 RASIO_API void *rasio_udp_data(const rasio_udp_t *u);
-RASIO_API rasio_fd_t rasio_udp_fd(const rasio_udp_t *u); /* for rasio_sock_set_* options */
+/* The socket, for rasio_sock_set_* options; RASIO_INVALID_FD once closed (from `closed` on:
+ * rasio may close the socket at any moment after). */
+RASIO_API rasio_fd_t rasio_udp_fd(const rasio_udp_t *u);
+/* The bound address; ESTATE once closed. */
 RASIO_API int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out);
 
 #ifdef __cplusplus

@@ -515,8 +515,9 @@ void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *dat
 
 void *rasio_tcp_data(const rasio_tcp_t *c) { return c != NULL ? c->data : NULL; }
 
+/* Once closed the socket is rasio's to close (on the loop thread, at any moment). */
 rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c) {
-  return c != NULL && c->ev != NULL ? rasio_event_fd(c->ev) : RASIO_INVALID_FD;
+  return c != NULL && c->ev != NULL && !c->done ? rasio_event_fd(c->ev) : RASIO_INVALID_FD;
 }
 
 size_t rasio_tcp_queued(const rasio_tcp_t *c) { return c != NULL ? c->queued : 0; }

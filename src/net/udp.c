@@ -115,11 +115,13 @@ void rasio_udp_close(rasio_udp_t *u) {
 
 void *rasio_udp_data(const rasio_udp_t *u) { return u != NULL ? u->data : NULL; }
 
+/* Once closed the socket is rasio's to close (on the loop thread, at any moment). */
 rasio_fd_t rasio_udp_fd(const rasio_udp_t *u) {
-  return u != NULL ? rasio_event_fd(u->ev) : RASIO_INVALID_FD;
+  return u != NULL && !u->done ? rasio_event_fd(u->ev) : RASIO_INVALID_FD;
 }
 
 int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out) {
   if (u == NULL || out == NULL) return RASIO_EINVAL;
+  if (u->done) return RASIO_ESTATE;
   return rasio_sock_local_addr(rasio_event_fd(u->ev), out);
 }

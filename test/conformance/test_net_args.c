@@ -129,13 +129,18 @@ TEST(net_udp_bad_datagrams_are_refused_and_the_socket_keeps_working_mailbox) {
   bad_datagram_case(true);
 }
 
-/* Inside its own `closed`, a socket refuses to send (ESTATE) and nothing breaks. */
+/* Inside its own `closed`, a socket refuses to send (ESTATE), hands out no descriptor or
+ * address, and a second close does nothing. */
 static void cs_closed(rasio_udp_t *u) {
   bd_t *b = rasio_udp_data(u);
   NF_ON_EXECUTOR();
   b->u_closed++;
   CHECK_EQ(rasio_udp_send(u, "x", 1, &b->v_addr), RASIO_IO_ERROR);
   CHECK_ERR(rasio_sock_last_error(), RASIO_ESTATE);
+  /* The socket is rasio's to close now: no number, no address to hand out. */
+  CHECK(rasio_udp_fd(u) == RASIO_INVALID_FD);
+  rasio_addr_t a;
+  CHECK_ERR(rasio_udp_addr(u, &a), RASIO_ESTATE);
   rasio_udp_close(u); /* a second close does nothing */
 }
 
@@ -149,7 +154,7 @@ static void cs_setup(void *ctx) {
   rasio_udp_close(b->u);
 }
 
-TEST(net_udp_send_after_close_is_estate) {
+TEST(net_udp_inside_closed_send_is_estate_and_fd_and_addr_are_gone) {
   bd_t *b = calloc(1, sizeof *b);
   CHECK(b != NULL);
   nf_init(&b->nf, false);

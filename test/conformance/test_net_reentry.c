@@ -1,7 +1,7 @@
 /* Net-layer callbacks that close things (issue 9, defect 2 and its audit): a listener's final
  * `closed` that hard-closes its last connections (the listener must be freed exactly once),
- * a connection's final callback that closes another, the listener's accessors inside
- * `closed`, and the options that accepted connections inherit (conn.cb is copied, conn's
+ * a connection's final callback that closes another or itself again, the accessors of a
+ * closed listener or connection, and the options that accepted connections inherit (conn.cb is copied, conn's
  * mailbox must be the listener's, a listener without `accepted` takes every connection).
  *
  * A double free aborts the test child (glibc detects it; ASan reports it), so these tests
@@ -53,6 +53,10 @@ static void re_srv_closed(rasio_tcp_t *c) {
   CHECK(!r->srv_done[i]);
   r->srv_done[i] = true;
   r->srv_closed++;
+  CHECK(rasio_tcp_fd(c) == RASIO_INVALID_FD); /* the socket is rasio's to close now */
+  CHECK_ERR(rasio_tcp_write(c, "x", 1), RASIO_ESTATE);
+  rasio_tcp_hard_close(c); /* closing again does nothing */
+  rasio_tcp_close(c);
   /* The listener is gone already: closing another of its connections from a connection's
    * final callback ends the listener's last holder inside this one. */
   if (r->mode == RE_HARD_CHAIN && i == 0)
