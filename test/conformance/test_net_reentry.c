@@ -219,7 +219,8 @@ static void ih_cli_connected(rasio_tcp_t *c) {
 static bool ih_cli_received(rasio_tcp_t *c, const void *data, size_t len) {
   ih_t *h = rasio_tcp_data(c);
   CHECK_LE(h->got + len, 5);
-  CHECK(memcmp(data, "hello" + h->got, len) == 0);
+  static const char hello[] = "hello";
+  CHECK(memcmp(data, hello + h->got, len) == 0);
   h->got += len;
   if (h->got == 5) rasio_tcp_close(c);
   return true;
