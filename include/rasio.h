@@ -523,7 +523,8 @@ typedef struct rasio_tcp_listener_cb {
    * that died in the backlog (RASIO_ECONNABORTED, RASIO_ECONNRESET) is gone and the
    * listener goes on at once; anything else is retried after 10 ms too. Or a connection
    * was accepted but could not be set up (RASIO_ENOMEM...): its socket was closed, so the
-   * peer sees the connection end. It may close the listener. Never counts against limit. */
+   * peer sees the connection end. It may close the listener. No such connection counts
+   * against limit. */
   void (*accept_error)(rasio_tcp_listener_t *l, int err);
 } rasio_tcp_listener_cb_t;
 
