@@ -202,8 +202,10 @@ typedef struct rasio_event_opts {
 /* Creates an event and subscribes it. On error nothing was created and the fd is untouched
  * (even with own_fd). Any thread.
  * Errors: EINVAL (NULL notify, bad or contradictory flags, signal number out of range),
- * EBADF (invalid fd), EEXIST (the fd, or stdin, is already subscribed on this loop), ENOMEM,
- * EOS. */
+ * EBADF (not an open descriptor, or a number outside the OS's range: on POSIX above
+ * INT_MAX, never truncated), EEXIST (the fd, or stdin, is already subscribed on this loop),
+ * ENOTSUP (the kernel has no readiness for it: a regular file or /dev/null on epoll),
+ * ENOMEM, ELIMIT (the loop holds as many sockets as it can: 4M), EOS. */
 RASIO_API int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts,
                               rasio_event_t **out);
 
@@ -226,8 +228,12 @@ RASIO_API int rasio_event_resubscribe(rasio_event_t *ev);
  * receives nothing but DISPOSED afterwards. Any thread. */
 RASIO_API int rasio_event_unsubscribe(rasio_event_t *ev);
 
-/* Frees the event. Legal only once DISPOSED has been delivered to the owner (ESTATE before).
- * Releases the event's noisy count. No thread may use the event afterwards. */
+/* Frees the event. Legal only once DISPOSED has been handed to the owner's notify (ESTATE
+ * before, and for a second destroy): inside the DISPOSED notification, or on any thread
+ * after it began. If the DISPOSED notification is still running on another thread, the
+ * memory is freed when it returns, so it never runs on a freed event. Releases the event's
+ * noisy count at once. No thread may use the event after destroy returns 0, except the
+ * DISPOSED notification still running. */
 RASIO_API int rasio_event_destroy(rasio_event_t *ev);
 
 /* Asks for one RASIO_USER notification through the event's executor at the loop's next
@@ -258,7 +264,8 @@ RASIO_API rasio_loop_t *rasio_event_loop(const rasio_event_t *ev);
 /* Reads standard input for a STDIN event without ever blocking.
  * Returns 0 with *count > 0 (data), 0 with *count == 0 (end of input), RASIO_EAGAIN
  * (nothing now: clear readable and re-arm, or wait for the next READ), or another negative
- * code (read error). *count is always written. */
+ * code (read error). EINVAL for a NULL buf or count, or len 0 (which could not tell data
+ * from the end), on every platform; nothing is read then. *count is always written. */
 RASIO_API int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t *count);
 
 /* ---------------------------------------------------------------------------------------
@@ -334,7 +341,9 @@ RASIO_API int rasio_sock_last_error(void);
 
 RASIO_API int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count);
 RASIO_API int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count);
-/* Gather write; a partial write is OK with a short count. At most 1024 segments. */
+/* Gather write; a partial write is OK with a short count. At most 1024 segments; a segment
+ * with a NULL base and a length, or lengths whose sum overflows size_t, are ERROR with
+ * RASIO_EINVAL before any system call. */
 RASIO_API int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
                                size_t *count);
 /* One datagram; an oversized one delivers its prefix (OK, count = len); from may be NULL.
@@ -345,15 +354,30 @@ RASIO_API int rasio_sock_recvfrom(rasio_event_t *ev, void *buf, size_t len, rasi
 RASIO_API int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len,
                                 const rasio_addr_t *to, size_t *count);
 /* Accepts one connection: OK with a non-blocking socket in *out (peer may be NULL),
- * RETRY when the backlog is empty, ERROR otherwise (the listener keeps working; call
- * again). */
+ * RETRY when the backlog is empty, ERROR otherwise; the listener keeps working, and what to
+ * do next depends on rasio_sock_last_error():
+ * - RASIO_EMFILE (the process's or the system's descriptor limit: EMFILE, ENFILE) or
+ *   RASIO_ENOMEM (out of memory or buffers: ENOMEM, ENOBUFS): out of resources. The
+ *   connection stays queued, so calling again at once fails the same way: a oneshot owner
+ *   that re-arms READ right away spins, and an edge owner that waits for the next READ may
+ *   never get one (the queue's edge was already reported). Back off with a timer (the net
+ *   listener waits 10 ms), then call again without waiting for READ.
+ * - RASIO_ECONNABORTED, RASIO_ECONNRESET (and, on Linux, a new connection's pending
+ *   network error: EHOSTUNREACH, ENETUNREACH...): that connection alone is lost; call again
+ *   at once, the next one may be fine.
+ * - RASIO_EINVAL: a bad argument (nothing was called). */
 RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer);
 
 /* Listening sockets. host NULL or "" = wildcard; port "0" = ephemeral. family is
  * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set on POSIX (restart despite TIME_WAIT) and
  * for UDP; not for TCP on Windows, where it would let another socket steal a live port
  * (Windows allows the restart anyway). On success *out is the socket and, if
- * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code. */
+ * bound is not NULL, the address actually bound. Returns 0 or a RASIO_E* code.
+ * Ports, in every call that takes a port string (here, rasio_sock_connect_tcp and the net
+ * layer's connect, listen and bind): a decimal number in 0..65535 (leading zeros allowed)
+ * or a service name the system knows ("http"). A string that starts like a number (a
+ * digit, a sign, a space) but is not one in that range ("99999", "-1", "12x", " 80") and
+ * "" are EINVAL, never some other port; an unknown service name is ENOTFOUND. */
 RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
@@ -363,8 +387,11 @@ RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int fami
  * start, and each one's event is written to events[]. Each event is made from tmpl with fd
  * set and own_fd forced on (flags should hold WRITE: a connect's completion, success or
  * failure, arrives as WRITE; rasio_sock_error tells which). Returns the number of attempts
- * started (0 if the name does not resolve or every attempt failed at once), or a negative
- * RASIO_E* code for a bad argument (EINVAL for NULL events or max 0). */
+ * started (at least 1), or a negative RASIO_E* code when none could start: EINVAL (bad
+ * argument: NULL events, max 0, a bad template or port), ENOTFOUND (the name does not
+ * resolve, or has no address of the family), ENOMEM or EMFILE (out of memory or
+ * descriptors), or else the error of the last address that failed at once (ENETUNREACH,
+ * EAFNOSUPPORT...). (Before this contract, 0 meant "nothing started".) */
 RASIO_API int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port,
                                      int family, const rasio_event_opts_t *tmpl,
                                      rasio_event_t **events, size_t max);
@@ -447,13 +474,26 @@ typedef struct rasio_tcp_opts {
 } rasio_tcp_opts_t;
 
 /* Starts a client connection, attempting every address host resolves to in parallel.
- * Returns 0 (the outcome arrives as connected or connect_failed), ENOTFOUND if nothing
- * could be attempted (nothing is created), or another RASIO_E*. *out is set before any
- * callback can run. */
+ * Returns 0 (the outcome arrives as connected or connect_failed), or the reason nothing
+ * could be attempted (nothing is created): EINVAL (bad argument or port), ENOTFOUND (the
+ * name does not resolve), ENOMEM, EMFILE, or an address's immediate failure; as
+ * rasio_sock_connect_tcp. *out is set before any callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
-/* Queues bytes (copied) and sends what the kernel takes now. ESTATE if the connection is
- * not connected or is closing; ENOMEM. */
+/* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
+ * queued. Errors:
+ * - EINVAL: NULL c, NULL data with len > 0, NULL iov with iovcnt > 0, more than 1024
+ *   segments, a segment with a NULL base and a length, or lengths whose sum overflows
+ *   size_t. Checked before anything else: nothing is sent or queued, the connection is
+ *   untouched.
+ * - ESTATE: not connected, or closing.
+ * - ENOMEM, nothing sent (the connection was throttled, or the kernel took nothing):
+ *   nothing of this call was sent or queued and the connection is unchanged; the caller
+ *   may try again.
+ * - ENOMEM after the kernel took a prefix: the rest could not be queued, so the stream
+ *   cannot go on in order: the connection was hard-closed (closed ran before the return).
+ * - Another code: the socket failed (the reason from rasio_sock_last_error); the
+ *   connection was hard-closed likewise. */
 RASIO_API int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len);
 RASIO_API int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt);
 /* Deliver received data in chunks of exactly n bytes (0: whatever arrived). */
@@ -469,39 +509,59 @@ RASIO_API void rasio_tcp_hard_close(rasio_tcp_t *c);
 /* Replaces the callbacks and user data (e.g. inside the listener's accepted). */
 RASIO_API void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *data);
 RASIO_API void *rasio_tcp_data(const rasio_tcp_t *c);
+/* The socket; RASIO_INVALID_FD before a client connected and once the connection is closed
+ * (from its `closed` on: rasio may close the socket at any moment after). */
 RASIO_API rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c);
 RASIO_API size_t rasio_tcp_queued(const rasio_tcp_t *c); /* bytes waiting to be sent */
 RASIO_API bool rasio_tcp_throttled(const rasio_tcp_t *c);
 
 typedef struct rasio_tcp_listener_cb {
-  /* A connection was accepted. Give it callbacks with rasio_tcp_set_callbacks; return
-   * false to refuse it (it is closed without callbacks). */
+  /* A connection was accepted; it starts with conn's callbacks and data (the listener's
+   * options), which rasio_tcp_set_callbacks may replace here. Return false to refuse it
+   * (it is closed without callbacks). NULL: every connection is accepted. */
   bool (*accepted)(rasio_tcp_listener_t *l, rasio_tcp_t *c);
   /* The listener is gone (closed by rasio_tcp_listener_close or an error) and its port
-   * refuses connections. Final; it comes from the loop after the close, not inside it. */
+   * refuses connections. Final; it comes from the loop after the close, not inside it.
+   * It may close the listener's connections (hard or not). */
   void (*closed)(rasio_tcp_listener_t *l);
+  /* Optional: a connection could not be taken (err: a RASIO_E* code). Either accepting
+   * failed: RASIO_EMFILE (descriptor limit) or RASIO_ENOMEM (out of memory or buffers)
+   * leave the connection queued and the listener tries again after 10 ms; a connection
+   * that died in the backlog (RASIO_ECONNABORTED, RASIO_ECONNRESET) is gone and the
+   * listener goes on at once; anything else is retried after 10 ms too. Or a connection
+   * was accepted but could not be set up (RASIO_ENOMEM...): its socket was closed, so the
+   * peer sees the connection end. It may close the listener. No such connection counts
+   * against limit. */
+  void (*accept_error)(rasio_tcp_listener_t *l, int err);
 } rasio_tcp_listener_cb_t;
 
 typedef struct rasio_tcp_listener_opts {
-  const rasio_tcp_listener_cb_t *cb;
+  const rasio_tcp_listener_cb_t *cb; /* copied; NULL members are skipped */
   void *data;
   rasio_mailbox_t *mailbox;   /* executor of the listener and its connections */
   size_t limit;               /* live connections at most (0: no limit) */
-  rasio_tcp_opts_t conn;      /* read_size / read_budget for accepted connections */
+  /* Accepted connections' options: cb (copied at listen) and data are their callbacks and
+   * user data until accepted replaces them; read_size and read_budget as for a client.
+   * conn.mailbox must be NULL or the listener's mailbox (EINVAL otherwise): a listener's
+   * connections run on its executor. */
+  rasio_tcp_opts_t conn;
 } rasio_tcp_listener_opts_t;
 
-/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). */
+/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). Errors: EINVAL
+ * (bad argument, port not in 0..65535: see rasio_sock_listen_tcp), what listening fails
+ * with (ENOTFOUND, EADDRINUSE...), ENOMEM. */
 RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
                                const rasio_tcp_listener_opts_t *opts,
                                rasio_tcp_listener_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
 RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
+/* The bound address; ESTATE once the listener is closing (its socket may be gone). */
 RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);
 
 typedef struct rasio_udp_cb {
   /* One datagram (possibly empty, or a prefix if larger than read_size). */
   void (*received)(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *from);
-  /* The socket is gone (closed by rasio_udp_close, or an error). Final. */
+  /* The socket is gone (closed by rasio_udp_close, or a receive error). Final. */
   void (*closed)(rasio_udp_t *u);
 } rasio_udp_cb_t;
 
@@ -513,15 +573,25 @@ typedef struct rasio_udp_opts {
   size_t read_budget; /* datagrams per turn before yielding (default 64) */
 } rasio_udp_opts_t;
 
+/* Binds (host NULL = wildcard, port "0" = ephemeral). Errors: EINVAL (bad argument, port not
+ * in 0..65535: see rasio_sock_listen_udp), what binding fails with, ENOMEM. */
 RASIO_API int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
                              const rasio_udp_opts_t *opts, rasio_udp_t **out);
 /* Sends one datagram: RASIO_IO_OK, RASIO_IO_RETRY (not sent: the caller decides), or
- * RASIO_IO_ERROR (rasio_sock_last_error() tells why; the socket closes, closed follows). */
+ * RASIO_IO_ERROR: this datagram was not sent and rasio_sock_last_error() tells why, e.g.
+ * RASIO_EINVAL (NULL u, NULL or empty `to`, NULL data with len > 0), RASIO_EAFNOSUPPORT (an
+ * address the socket's family cannot reach), RASIO_EMSGSIZE (too large for one datagram),
+ * RASIO_EACCES (broadcast without rasio_sock_set_broadcast), RASIO_ESTATE (the socket is
+ * closing, e.g. inside `closed`). A send error is the datagram's alone: it changes nothing
+ * else, and the socket stays open and keeps receiving. */
 RASIO_API int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len,
                              const rasio_addr_t *to);
 RASIO_API void rasio_udp_close(rasio_udp_t *u);
 RASIO_API void *rasio_udp_data(const rasio_udp_t *u);
-RASIO_API rasio_fd_t rasio_udp_fd(const rasio_udp_t *u); /* for rasio_sock_set_* options */
+/* The socket, for rasio_sock_set_* options; RASIO_INVALID_FD once closed (from `closed` on:
+ * rasio may close the socket at any moment after). */
+RASIO_API rasio_fd_t rasio_udp_fd(const rasio_udp_t *u);
+/* The bound address; ESTATE once closed. */
 RASIO_API int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out);
 
 #ifdef __cplusplus

@@ -45,6 +45,9 @@ static int subscribe(rasio_event_t *ev, uint64_t nsec, uint32_t ready) {
   if (ready & RASIO_WRITE) atomic_store(&ev->writeable, true);
   if (ev->flags & RASIO_ONESHOT) dirs &= ~ready;
   int rc = rasio__fdtab_add(ev->loop, ev);
+  /* Two threads subscribing one closed number: the loser must hear EBADF too, not EEXIST
+   * for a registration that is about to fail. */
+  if (rc == RASIO_EEXIST && !rasio__fd_is_open(ev->fd)) rc = RASIO_EBADF;
   if (rc != 0) return rc;
   rasio__mutex_lock(&ev->arm_lock);
   rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, dirs);
@@ -59,7 +62,7 @@ static int check_opts(const rasio_event_opts_t *o, int *kind) {
   if (*kind == 0 || o->notify == NULL || (o->ready & ~DIRS) != 0) return RASIO_EINVAL;
   if (*kind == RASIO__KIND_SIGNAL && (o->nsec > INT32_MAX || !rasio__sig_valid((int)o->nsec)))
     return RASIO_EINVAL;
-  if (*kind == RASIO__KIND_FD && (o->fd == RASIO_INVALID_FD || o->fd < 0)) return RASIO_EBADF;
+  if (*kind == RASIO__KIND_FD && !rasio__fd_in_range(o->fd)) return RASIO_EBADF;
   return 0;
 }
 
@@ -72,6 +75,12 @@ static void count_live(rasio_loop_t *loop, bool noisy, bool up) {
   /* A run in RASIO_RUN_QUIET mode may be waiting for this count to reach zero. */
   if (noisy && atomic_fetch_sub(&loop->noisy, 1) == 1) rasio__loop_wake(loop);
   atomic_fetch_sub(&loop->live, 1); /* the last touch of loop: it may be freed next */
+}
+
+static void event_free(rasio_event_t *ev) {
+  rasio__mutex_destroy(&ev->arm_lock);
+  ev->magic = RASIO__EVENT_DEAD;
+  rasio__free(ev);
 }
 
 int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_event_t **out) {
@@ -110,9 +119,11 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   rc = subscribe(ev, opts->nsec, opts->ready);
   if (rc == 0) return 0;
   *out = NULL;
+  /* ev was visible (through *out) while it subscribed: nothing may list it any more. */
+  atomic_store(&ev->state, RASIO__DESTROYED);
+  rasio__loop_unpost_ready(loop, ev);
   count_live(loop, ev->noisy, false);
-  rasio__mutex_destroy(&ev->arm_lock);
-  rasio__free(ev);
+  event_free(ev);
   return rc;
 }
 
@@ -179,11 +190,22 @@ void rasio__deliver(rasio_event_t *ev, uint32_t flags, uint32_t arg) {
     return;
   }
   if (flags & RASIO_DISPOSED) {
-    atomic_store(&ev->state, RASIO__DISPOSED);
-    ev->notify(ev, RASIO_DISPOSED, 0, ev->ctx);
+    rasio__event_deliver_disposed(ev);
     return;
   }
   if (atomic_load(&ev->state) == RASIO__ACTIVE) ev->notify(ev, flags, arg, ev->ctx);
+}
+
+/* The fields notify needs are read before the state allows a destroy; the memory is freed
+ * only after notify returned, here if a destroy came meanwhile (DOOMED), else by destroy. */
+void rasio__event_deliver_disposed(rasio_event_t *ev) {
+  rasio_notify_fn notify = ev->notify;
+  void *ctx = ev->ctx;
+  atomic_store(&ev->state, RASIO__DELIVERING);
+  notify(ev, RASIO_DISPOSED, 0, ctx);
+  uint32_t delivering = RASIO__DELIVERING;
+  if (!atomic_compare_exchange_strong(&ev->state, &delivering, RASIO__DISPOSED))
+    event_free(ev); /* DOOMED; after a successful exchange ev is the owner's alone */
 }
 
 void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending) {
@@ -191,10 +213,7 @@ void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending) {
   uint32_t io = flags & ~(uint32_t)RASIO_DISPOSED;
   /* Checked on the owner's own thread: after it unsubscribed, only DISPOSED gets through. */
   if (io != 0 && atomic_load(&ev->state) == RASIO__ACTIVE) ev->notify(ev, io, arg, ev->ctx);
-  if (flags & RASIO_DISPOSED) {
-    atomic_store(&ev->state, RASIO__DISPOSED);
-    ev->notify(ev, RASIO_DISPOSED, 0, ev->ctx);
-  }
+  if (flags & RASIO_DISPOSED) rasio__event_deliver_disposed(ev);
 }
 
 static int arm(rasio_event_t *ev, uint32_t dirs) {
@@ -266,7 +285,7 @@ int rasio_event_unsubscribe(rasio_event_t *ev) {
     case RASIO__KIND_FD: gone = remove_fd(ev); break;
     case RASIO__KIND_TIMER: rasio__timer_cancel(ev); break;
     case RASIO__KIND_SIGNAL: rasio__signal_unsubscribe(ev); break;
-    case RASIO__KIND_STDIN: rasio__stdin_unsubscribe(ev); break;
+    case RASIO__KIND_STDIN: gone = rasio__stdin_unsubscribe(ev); break;
   }
   if (gone) rasio__loop_dispose(ev->loop, ev);
   return 0;
@@ -274,14 +293,14 @@ int rasio_event_unsubscribe(rasio_event_t *ev) {
 
 int rasio_event_destroy(rasio_event_t *ev) {
   if (!rasio__event_valid(ev)) return RASIO_EINVAL;
-  uint32_t disposed = RASIO__DISPOSED;
-  if (!atomic_compare_exchange_strong(&ev->state, &disposed, RASIO__DESTROYED))
-    return RASIO_ESTATE;
-  rasio_loop_t *loop = ev->loop;
+  rasio_loop_t *loop = ev->loop; /* read first: once DOOMED, ev may be freed at any time */
   bool noisy = ev->noisy;
-  rasio__mutex_destroy(&ev->arm_lock);
-  ev->magic = RASIO__EVENT_DEAD;
-  rasio__free(ev);
+  uint32_t s = atomic_load(&ev->state);
+  do {
+    if (s != RASIO__DISPOSED && s != RASIO__DELIVERING) return RASIO_ESTATE;
+  } while (!atomic_compare_exchange_weak(&ev->state, &s,
+                                         s == RASIO__DISPOSED ? RASIO__DESTROYED : RASIO__DOOMED));
+  if (s == RASIO__DISPOSED) event_free(ev); /* else its deliverer frees it (DOOMED) */
   count_live(loop, noisy, false);
   return 0;
 }

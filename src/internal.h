@@ -26,13 +26,21 @@
  *   ACTIVE       subscribed; notifications may be produced
  *   UNSUBSCRIBED unsubscribe() ran; the backend is letting go; nothing new is delivered
  *   DISPOSING    the loop produced DISPOSED; it is queued in a mailbox
- *   DISPOSED     DISPOSED reached the owner; destroy() is legal
- *   DESTROYED    memory is being freed */
+ *   DELIVERING   DISPOSED has been handed to notify, which has not returned yet
+ *   DISPOSED     notify returned from DISPOSED
+ *   DOOMED       destroy() ran while DELIVERING: the deliverer frees the memory once
+ *                notify returns, so a destroy on another thread never pulls the event
+ *                from under its own DISPOSED notification
+ *   DESTROYED    memory is being freed
+ * destroy() is legal from DELIVERING on: inside the DISPOSED notification (what owners
+ * usually do), or on any thread that learned of it. */
 enum rasio__state {
   RASIO__ACTIVE = 1,
   RASIO__UNSUBSCRIBED,
   RASIO__DISPOSING,
+  RASIO__DELIVERING,
   RASIO__DISPOSED,
+  RASIO__DOOMED,
   RASIO__DESTROYED
 };
 
@@ -80,11 +88,13 @@ struct rasio_event {
   _Atomic uint64_t pending;
 
   rasio_event_t *fd_next; /* the loop's table of subscribed sockets (fdtab.c) */
+  uint64_t token; /* what the backend gives the kernel to name ev (fdtab.c); 0: none */
   /* The loop's list of events whose removal is complete and that await DISPOSED. */
   rasio_event_t *dispose_next;
-  /* The loop's list of synthetic readiness (always-readable stdin). */
-  rasio_event_t *synth_next;
-  uint32_t synth_flags; /* under loop->synth_mu; non-zero while listed */
+  /* The loop's list of synthetic readiness (posts, yields, always-readable stdin), under
+   * loop->synth_mu; synth_flags is non-zero exactly while listed. */
+  rasio_event_t *synth_next, *synth_prev;
+  uint32_t synth_flags;
 
   union {
     struct {
@@ -133,6 +143,9 @@ struct rasio_loop {
   rasio__mutex_t fd_mu; /* the subscribed sockets (fdtab.c) */
   rasio_event_t **fd_buckets;
   size_t fd_nbuckets, fd_count;
+  /* Registration tokens (fdtab.c): chunks of slots, allocated as needed, never moved. */
+  _Atomic(struct rasio__slot *) *slot_dir;
+  uint32_t slot_used, slot_free; /* under fd_mu */
 
   rasio__mutex_t timer_mu;
   rasio_event_t **heap;
@@ -156,14 +169,19 @@ void rasio__loop_wake(rasio_loop_t *loop);
 void rasio__loop_wake_async(rasio_loop_t *loop);
 /* The event's removal is complete: queue it for DISPOSED. Any thread. */
 void rasio__loop_dispose(rasio_loop_t *loop, rasio_event_t *ev);
-/* Queues a synthetic readiness for ev, delivered by the loop thread. Any thread. */
+/* Queues a synthetic readiness for ev, delivered by the loop thread; nothing once ev is no
+ * longer ACTIVE. Any thread. */
 void rasio__loop_post_ready(rasio_loop_t *loop, rasio_event_t *ev, uint32_t flags);
-/* Unlinks ev from the synthetic list; the caller holds loop->synth_mu. */
+/* Drops ev's queued synthetic readiness, if any: before its DISPOSED, and when a failed
+ * rasio_event_new frees it. Any thread. */
 void rasio__loop_unpost_ready(rasio_loop_t *loop, rasio_event_t *ev);
 
 /* event.c */
 /* Delivers flags to the owner through the event's executor (loop thread only). */
 void rasio__deliver(rasio_event_t *ev, uint32_t flags, uint32_t arg);
+/* Hands DISPOSED to the owner and lets destroy() free the event (executor thread). ev may
+ * be freed when this returns. */
+void rasio__event_deliver_disposed(rasio_event_t *ev);
 /* Runs what a drained mailbox node carried (draining thread). */
 void rasio__event_run_pending(rasio_event_t *ev, uint64_t pending);
 /* The cheap guard of every public call that takes an event: on every message's path. */
@@ -174,9 +192,20 @@ static inline bool rasio__event_valid(const rasio_event_t *ev) {
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir);
 void rasio__event_short_read(rasio_event_t *ev);
 
-/* fdtab.c: one subscription per socket per loop */
-int rasio__fdtab_add(rasio_loop_t *loop, rasio_event_t *ev); /* 0, EEXIST or ENOMEM */
+/* fdtab.c: one subscription per socket per loop, and the tokens that name them */
+#define RASIO__SLOT_CHUNKS 4096 /* times 1024 slots: the subscriptions a loop can hold */
+struct rasio__slot;
+int rasio__fdtab_init(rasio_loop_t *loop);
+/* Adds ev and gives it a token (ev->token): 0, EEXIST, ENOMEM or ELIMIT. Any thread. */
+int rasio__fdtab_add(rasio_loop_t *loop, rasio_event_t *ev);
+/* Removes ev; from now on its token names nothing. */
 void rasio__fdtab_remove(rasio_loop_t *loop, rasio_event_t *ev);
+/* A token for a registration outside the set (stdin watched by the backend), and its
+ * release. Any thread. */
+int rasio__fdtab_token_take(rasio_loop_t *loop, rasio_event_t *ev);
+void rasio__fdtab_token_give(rasio_loop_t *loop, rasio_event_t *ev);
+/* The event a kernel report's token names, or NULL if the token is stale (loop thread). */
+rasio_event_t *rasio__fdtab_lookup(rasio_loop_t *loop, uint64_t token);
 void rasio__fdtab_fini(rasio_loop_t *loop);
 
 /* timer.c (heap under loop->timer_mu) */
@@ -195,8 +224,11 @@ void rasio__signal_fini(rasio_loop_t *loop);
 
 /* stdin.c */
 int rasio__stdin_subscribe(rasio_event_t *ev);
-void rasio__stdin_unsubscribe(rasio_event_t *ev);
+/* True if the removal is complete, false if the backend reports it later. */
+bool rasio__stdin_unsubscribe(rasio_event_t *ev);
 int rasio__stdin_rearm(rasio_event_t *ev);
+/* A LEVEL stdin event got READ: post it again if stdin can still be read (loop thread). */
+void rasio__stdin_level_again(rasio_event_t *ev);
 
 /* mailbox.c */
 void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t flags,

@@ -45,8 +45,10 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   rasio__mutex_init(&loop->timer_mu);
   rasio__mutex_init(&loop->sig_mu);
   rasio__mutex_init(&loop->fd_mu);
-  rc = be->init(loop);
+  rc = rasio__fdtab_init(loop);
+  if (rc == 0) rc = be->init(loop);
   if (rc != 0) {
+    rasio__fdtab_fini(loop);
     rasio__mutex_destroy(&loop->synth_mu);
     rasio__mutex_destroy(&loop->timer_mu);
     rasio__mutex_destroy(&loop->sig_mu);
@@ -80,11 +82,12 @@ void rasio__loop_dispose(rasio_loop_t *loop, rasio_event_t *ev) {
 
 void rasio__loop_post_ready(rasio_loop_t *loop, rasio_event_t *ev, uint32_t flags) {
   rasio__mutex_lock(&loop->synth_mu);
-  /* Checked under the lock that unsubscribe takes to unlink ev, so an event is never
-   * listed after its unsubscribe finished. */
+  /* Checked under the lock that the removal takes to unlink ev (synth_forget), and the
+   * state never returns to ACTIVE, so an event is never listed once its removal ran. */
   if (atomic_load(&ev->state) == RASIO__ACTIVE) {
     if (ev->synth_flags == 0) {
       ev->synth_next = NULL;
+      ev->synth_prev = loop->synth_tail;
       if (loop->synth_tail != NULL) loop->synth_tail->synth_next = ev;
       else loop->synth_head = ev;
       loop->synth_tail = ev;
@@ -96,26 +99,28 @@ void rasio__loop_post_ready(rasio_loop_t *loop, rasio_event_t *ev, uint32_t flag
   rasio__loop_wake(loop);
 }
 
-void rasio__loop_unpost_ready(rasio_loop_t *loop, rasio_event_t *ev) {
-  rasio_event_t **link = &loop->synth_head, *prev = NULL;
-  while (*link != NULL && *link != ev) {
-    prev = *link;
-    link = &(*link)->synth_next;
-  }
-  if (*link == NULL) return;
-  *link = ev->synth_next;
-  if (loop->synth_tail == ev) loop->synth_tail = prev;
+/* Unlinks a listed ev; synth_mu held. */
+static void synth_unlink(rasio_loop_t *loop, rasio_event_t *ev) {
+  if (ev->synth_prev != NULL) ev->synth_prev->synth_next = ev->synth_next;
+  else loop->synth_head = ev->synth_next;
+  if (ev->synth_next != NULL) ev->synth_next->synth_prev = ev->synth_prev;
+  else loop->synth_tail = ev->synth_prev;
+  ev->synth_next = ev->synth_prev = NULL;
   ev->synth_flags = 0;
+}
+
+void rasio__loop_unpost_ready(rasio_loop_t *loop, rasio_event_t *ev) {
+  rasio__mutex_lock(&loop->synth_mu);
+  if (ev->synth_flags != 0) synth_unlink(loop, ev);
+  rasio__mutex_unlock(&loop->synth_mu);
 }
 
 static rasio_event_t *synth_pop(rasio_loop_t *loop, uint32_t *flags) {
   rasio__mutex_lock(&loop->synth_mu);
   rasio_event_t *ev = loop->synth_head;
   if (ev != NULL) {
-    loop->synth_head = ev->synth_next;
-    if (loop->synth_head == NULL) loop->synth_tail = NULL;
     *flags = ev->synth_flags;
-    ev->synth_flags = 0;
+    synth_unlink(loop, ev);
   }
   atomic_store(&loop->synth_any, loop->synth_head != NULL);
   rasio__mutex_unlock(&loop->synth_mu);
@@ -134,9 +139,9 @@ static void synth_dispatch(rasio_loop_t *loop) {
   rasio_event_t *ev;
   while (budget-- > 0 && (ev = synth_pop(loop, &flags)) != NULL) {
     rasio__event_ready(ev, flags);
-    /* A level source stays ready while it is subscribed (post_ready checks that). */
-    if ((ev->flags & RASIO_LEVEL) && (flags & RASIO_READ))
-      rasio__loop_post_ready(loop, ev, RASIO_READ);
+    /* A level source stays ready while it can be read (stdin is the only level event
+     * that gets synthetic READ). */
+    if ((ev->flags & RASIO_LEVEL) && (flags & RASIO_READ)) rasio__stdin_level_again(ev);
   }
 }
 
@@ -158,9 +163,14 @@ static void dispose_drain(rasio_loop_t *loop) {
     for (list = reverse(list); list != NULL;) {
       rasio_event_t *ev = list;
       list = ev->dispose_next; /* ev may be freed by its DISPOSED notification */
+      /* A post made after the pass that would have taken it (a notification that posts
+       * an event, its own or another, then unsubscribes it) must not outlive ev. */
+      rasio__loop_unpost_ready(loop, ev);
       if (ev->kind == RASIO__KIND_FD) {
         rasio__fdtab_remove(loop, ev); /* before the close: the number may be reused */
         if (ev->own_fd) rasio__fd_close(ev->fd);
+      } else if (ev->token != 0) {
+        rasio__fdtab_token_give(loop, ev); /* stdin the backend watched */
       }
       rasio__deliver(ev, RASIO_DISPOSED, 0);
     }

@@ -19,7 +19,6 @@
 static void claim_cleanup(rasio_event_t *ev) {
   rasio__mutex_lock(&ev->loop->synth_mu);
   if (ev->loop->stdin_ev == ev) ev->loop->stdin_ev = NULL;
-  rasio__loop_unpost_ready(ev->loop, ev);
   rasio__mutex_unlock(&ev->loop->synth_mu);
 }
 
@@ -59,10 +58,16 @@ int rasio__stdin_subscribe(rasio_event_t *ev) {
     if (rc != 0) claim_cleanup(ev);
     return rc;
   }
+  rc = rasio__fdtab_token_take(ev->loop, ev); /* the backend names stdin by a token too */
+  if (rc != 0) {
+    claim_cleanup(ev);
+    return rc;
+  }
   rasio__mutex_lock(&ev->arm_lock);
   rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_ADD, RASIO_READ);
   if (rc == 0 || unpollable(rc)) ev->armed = RASIO_READ;
   rasio__mutex_unlock(&ev->arm_lock);
+  if (rc != 0) rasio__fdtab_token_give(ev->loop, ev); /* nothing registered */
   if (unpollable(rc)) {
     /* Nothing registered, so no notification exists yet that could race this write. */
     ev->u.in.mode = RASIO__STDIN_ALWAYS;
@@ -73,15 +78,17 @@ int rasio__stdin_subscribe(rasio_event_t *ev) {
   return rc;
 }
 
-void rasio__stdin_unsubscribe(rasio_event_t *ev) {
+bool rasio__stdin_unsubscribe(rasio_event_t *ev) {
+  int rc = 0;
   if (ev->u.in.mode == RASIO__STDIN_WATCHER) rasio__stdin_watch_stop();
   if (ev->u.in.mode == RASIO__STDIN_BACKEND) {
     rasio__mutex_lock(&ev->arm_lock);
-    (void)ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_DEL, 0);
+    rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_DEL, 0);
     ev->armed = 0;
     rasio__mutex_unlock(&ev->arm_lock);
   }
   claim_cleanup(ev);
+  return rc != RASIO__PENDING; /* else the backend reports the removal (backend.h) */
 }
 
 /* Re-arm without a kernel registration: a watched stdin reports at once if it is readable
@@ -95,10 +102,20 @@ int rasio__stdin_rearm(rasio_event_t *ev) {
   return 0;
 }
 
+/* An always-readable stdin stays readable; a watched one only while the watcher holds
+ * input (or its end): once drained, the next READ comes from the watcher, not from a spin
+ * of empty READs. A kernel-watched stdin never gets here: the backend re-reports it. */
+void rasio__stdin_level_again(rasio_event_t *ev) {
+  if (ev->u.in.mode == RASIO__STDIN_ALWAYS ||
+      (ev->u.in.mode == RASIO__STDIN_WATCHER && rasio__stdin_readable_now()))
+    rasio__loop_post_ready(ev->loop, ev, RASIO_READ);
+}
+
 int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t *count) {
   if (count != NULL) *count = 0;
+  /* A zero-length read could not tell data from the end of input: refused everywhere. */
   if (!rasio__event_valid(ev) || ev->kind != RASIO__KIND_STDIN || count == NULL ||
-      (buf == NULL && len > 0))
+      buf == NULL || len == 0)
     return RASIO_EINVAL;
   int rc = rasio__stdin_read(buf, len, count);
   if (rc == RASIO_EBADF) return 0; /* no stdin at all reads as end of input */

@@ -50,6 +50,11 @@ int th_so_error(rasio_fd_t fd);
  * keys registrations by file, not number), and those reports outlive the event.
  * RASIO_INVALID_FD where it cannot be done (Windows: sockets have no dup2). */
 rasio_fd_t th_swap_socket(rasio_fd_t fd);
+/* A second descriptor for fd's socket, sharing its open file description (POSIX dup), or
+ * RASIO_INVALID_FD where no such thing exists (Windows). */
+rasio_fd_t th_dup(rasio_fd_t fd);
+/* Are sockets small int descriptors (POSIX), rather than pointer-sized handles (Windows)? */
+bool th_fds_are_ints(void);
 /* Is fd an open descriptor of this process right now? (POSIX: fcntl F_GETFD) */
 bool th_fd_open(rasio_fd_t fd);
 /* Running under Wine (whose socket buffering differs from Windows in ways a few tests

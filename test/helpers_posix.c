@@ -214,8 +214,7 @@ int th_so_error(rasio_fd_t fd) {
 }
 
 rasio_fd_t th_swap_socket(rasio_fd_t fd) {
-  int saved = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
-  if (saved < 0) FAIL_OS("fcntl(F_DUPFD_CLOEXEC)");
+  rasio_fd_t saved = th_dup(fd);
   int fresh = new_socket(SOCK_DGRAM);
   /* dup2 leaves the new number inheritable: close-on-exec again right away. */
   if (dup2(fresh, (int)fd) < 0) FAIL_OS("dup2");
@@ -224,6 +223,14 @@ rasio_fd_t th_swap_socket(rasio_fd_t fd) {
   th_close(fresh);
   return saved;
 }
+
+rasio_fd_t th_dup(rasio_fd_t fd) {
+  int d = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) rt_fail(__FILE__, __LINE__, "dup: %s", strerror(errno));
+  return d;
+}
+
+bool th_fds_are_ints(void) { return true; }
 
 bool th_fd_open(rasio_fd_t fd) { return fcntl((int)fd, F_GETFD) != -1; }
 

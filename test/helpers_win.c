@@ -268,6 +268,15 @@ rasio_fd_t th_swap_socket(rasio_fd_t fd) {
   return RASIO_INVALID_FD;
 }
 
+/* WSADuplicateSocket makes a new socket handle for another process; nothing gives a second
+ * handle to one socket of this process. */
+rasio_fd_t th_dup(rasio_fd_t fd) {
+  (void)fd;
+  return RASIO_INVALID_FD;
+}
+
+bool th_fds_are_ints(void) { return false; }
+
 /* A socket handle is open while Winsock still knows it. */
 bool th_fd_open(rasio_fd_t fd) {
   int type = 0;

@@ -175,7 +175,7 @@ static bool transmit(client_t *c, uint32_t seq, bool again) {
     c->retry_armed = true;
     return false;
   }
-  int err = rasio_sock_last_error(); /* rasio closed the socket; closed may have run */
+  int err = rasio_sock_last_error(); /* this datagram failed; the socket is still open */
   fail(f, "client %" PRIu32 ": rasio_udp_send: %s", c->id, rasio_strerror(err));
   return false;
 }

@@ -11,9 +11,11 @@
  *   be filtered out and re-armed forever.
  * - A refused connect reports OUT|ERR|HUP, so WRITE is never lost; ERR and HUP are folded
  *   into both directions so that whichever is armed hears about it.
- * - epoll reports per open file description, and data.ptr names the event. After DEL
- *   returns, no later epoll_wait names the event; a batch already returned is processed
- *   before the core produces DISPOSED.
+ * - epoll reports per open file description, and data.u64 carries the event's token
+ *   (fdtab.c), never its address. After DEL returns, no later epoll_wait names the event;
+ *   a batch already returned is processed before the core produces DISPOSED. A DEL can
+ *   fail and leave the registration alive (the owner closed a socket it had dup()ed under
+ *   the subscription): its later reports carry a stale token and are dropped.
  * - The wakeup is an eventfd registered edge-triggered and never read: every write is a
  *   new edge. The counter cannot realistically overflow (2^64 writes).
  * - epoll_pwait2 (Linux 5.11) takes a timespec, so timers are not rounded to milliseconds;
@@ -53,7 +55,7 @@ static int init(rasio_loop_t *loop) {
   if (st == NULL) return RASIO_ENOMEM;
   st->epfd = epoll_create1(EPOLL_CLOEXEC);
   st->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+  struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.u64 = 0}; /* no token is 0 */
   if (st->epfd < 0 || st->wakefd < 0 || epoll_ctl(st->epfd, EPOLL_CTL_ADD, st->wakefd, &wake)) {
     int rc = rasio__os_error();
     if (st->epfd >= 0) close(st->epfd);
@@ -85,7 +87,7 @@ static uint32_t mask_of(const rasio_event_t *ev, uint32_t arm) {
 static int ctl(rasio_loop_t *loop, rasio_event_t *ev, int op, uint32_t arm) {
   static const int ops[] = {[RASIO__CTL_ADD] = EPOLL_CTL_ADD, [RASIO__CTL_ARM] = EPOLL_CTL_MOD,
                             [RASIO__CTL_DEL] = EPOLL_CTL_DEL};
-  struct epoll_event e = {.events = mask_of(ev, arm), .data.ptr = ev};
+  struct epoll_event e = {.events = mask_of(ev, arm), .data.u64 = ev->token};
   if (epoll_ctl(state_of(loop)->epfd, ops[op], (int)ev->fd, &e) == 0) return 0;
   /* epoll refuses descriptors without readiness (regular files, /dev/null) with EPERM. */
   return errno == EPERM ? RASIO_ENOTSUP : rasio__os_error();
@@ -120,7 +122,9 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
   int n = wait_kernel(st, timeout_ns);
   if (n < 0) return errno == EINTR ? 0 : rasio__os_error();
   for (int i = 0; i < n; i++) {
-    rasio_event_t *ev = st->events[i].data.ptr;
+    uint64_t token = st->events[i].data.u64;
+    if (token == 0) continue; /* the wakeup */
+    rasio_event_t *ev = rasio__fdtab_lookup(loop, token);
     if (ev != NULL) rasio__event_ready(ev, dirs_of(st->events[i].events));
   }
   return 0;

@@ -14,10 +14,13 @@
  *   not registered, or was closed under rasio) proves nothing about queued packets: the
  *   backend then posts its own REMOVE packet, which the port delivers after every packet
  *   already queued.
+ * - The completion key is the event's token (fdtab.c), never its address: a packet that
+ *   comes after the event was disposed names a released slot and is dropped, so no packet
+ *   can reach freed memory or a later event, whatever the kernel still has queued.
  * - A call-level failure changes nothing; REMOVE is retried a few times, and if the call
- *   keeps failing the socket is closed (if rasio owns it) before the backend's own REMOVE
- *   packet is posted, so nothing new can be queued behind it. An event whose socket rasio
- *   does not own is then kept forever rather than risk a packet naming freed memory.
+ *   keeps failing the socket is closed (if rasio owns it) and the backend's own REMOVE
+ *   packet is posted. The event is disposed as always; a registration the kernel kept
+ *   (a socket rasio does not own) can only produce packets with a stale token.
  * - Timeouts are milliseconds; they are rounded up and the core re-checks the clock, so
  *   timers never fire early even when the port wakes a little before the deadline.
  */
@@ -30,6 +33,11 @@
 #define REMOVE_ATTEMPTS 4
 
 enum { WIN_REGISTERED = 1 }; /* ev->be_data bits, under ev->arm_lock */
+
+/* Tokens are 64 bits with a non-zero generation above bit 31, so none is RASIO__KEY_WAKE. */
+_Static_assert(sizeof(ULONG_PTR) >= sizeof(uint64_t), "completion keys carry event tokens");
+
+static void *key_of(const rasio_event_t *ev) { return (void *)(ULONG_PTR)ev->token; }
 
 static rasio__win_t *state_of(rasio_loop_t *loop) { return loop->be_state; }
 
@@ -87,7 +95,7 @@ static UINT8 trigger_of(const rasio_event_t *ev) {
 /* One registration through the provider; a RASIO_E* for a call or an entry failure. */
 static int apply(rasio_loop_t *loop, rasio_event_t *ev, UINT8 op, uint32_t arm) {
   rasio__win_t *w = state_of(loop);
-  rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = ev, .operation = op,
+  rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = key_of(ev), .operation = op,
                           .event_filter = filter_of(arm), .trigger_flags = trigger_of(ev)};
   DWORD rc = w->provider->ctl(w, &reg, 1);
   if (rc == 0) rc = reg.registration_result;
@@ -95,7 +103,7 @@ static int apply(rasio_loop_t *loop, rasio_event_t *ev, UINT8 op, uint32_t arm) 
 }
 
 static void post_remove(rasio_loop_t *loop, rasio_event_t *ev) {
-  PostQueuedCompletionStatus(state_of(loop)->port, RASIO__SN_REMOVE, (ULONG_PTR)ev, NULL);
+  PostQueuedCompletionStatus(state_of(loop)->port, RASIO__SN_REMOVE, (ULONG_PTR)ev->token, NULL);
 }
 
 static int enable(rasio_loop_t *loop, rasio_event_t *ev, uint32_t arm) {
@@ -108,13 +116,12 @@ static int enable(rasio_loop_t *loop, rasio_event_t *ev, uint32_t arm) {
 
 static int remove_registration(rasio_loop_t *loop, rasio_event_t *ev) {
   rasio__win_t *w = state_of(loop);
-  rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = ev,
+  rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = key_of(ev),
                           .operation = RASIO__SN_OP_REMOVE};
   DWORD rc = 1;
   for (int i = 0; i < REMOVE_ATTEMPTS && rc != 0; i++) rc = w->provider->ctl(w, &reg, 1);
   if (rc == 0 && reg.registration_result == 0) return RASIO__PENDING; /* REMOVE follows */
-  if (rc != 0) {
-    if (!ev->own_fd) return RASIO__PENDING; /* never disposed: see the file comment */
+  if (rc != 0 && ev->own_fd) {
     rasio__fd_close(ev->fd);
     ev->own_fd = false; /* closed here; the core must not close it again */
   }
@@ -153,7 +160,8 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
   for (ULONG i = 0; i < got; i++) {
     OVERLAPPED_ENTRY *e = &w->entries[i];
     if (e->lpCompletionKey == RASIO__KEY_WAKE) continue;
-    rasio_event_t *ev = (rasio_event_t *)e->lpCompletionKey;
+    rasio_event_t *ev = rasio__fdtab_lookup(loop, (uint64_t)e->lpCompletionKey);
+    if (ev == NULL) continue; /* a packet that outlived its event */
     /* Tested as a bit: notifications coalesce, so REMOVE may come with others. */
     if (e->dwNumberOfBytesTransferred & RASIO__SN_REMOVE) rasio__event_gone(ev);
     else rasio__event_ready(ev, dirs_of(e->dwNumberOfBytesTransferred));

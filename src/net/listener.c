@@ -3,12 +3,18 @@
  * On READ the listener accepts until RETRY, at most ACCEPT_BUDGET per turn (then it posts
  * itself a USER notification to continue fairly). With a connection limit it pauses when
  * the limit is reached; a closing connection resumes the accept loop directly, without
- * waiting for a new arrival (an edge that already fired will not fire again). An accept
- * error that is not would-block (EMFILE and friends) must not stall the listener for
- * good, nor spin on it: the loop retries after a short timer.
+ * waiting for a new arrival (an edge that already fired will not fire again).
+ * Accept errors: a connection that died in the backlog (ECONNABORTED, ECONNRESET) costs
+ * nothing but that connection, so the loop goes on at once. Anything else (EMFILE, ENOMEM
+ * and friends: out of resources, with the connection still queued) must not stall the
+ * listener for good, nor spin on it: the loop retries after a short timer. Either way,
+ * and for an accepted socket that could not be set up, the owner hears of it through
+ * accept_error.
  * `closed` comes when the listening socket is really closed (at its DISPOSED). The listener
  * outlives its connections: it is freed once closed, disposed, and the last connection it
- * made is gone.
+ * made is gone. A callback may close connections (each reports here as it goes) or the
+ * listener itself, so whatever holds the listener across a callback is released only after
+ * the callback returned: only the maybe_free that follows may free it.
  */
 #include <stdlib.h>
 
@@ -23,7 +29,8 @@ struct rasio_tcp_listener {
   rasio_tcp_listener_cb_t cb;
   void *data;
   rasio_mailbox_t *mailbox;
-  rasio_tcp_opts_t conn;
+  rasio_tcp_opts_t conn; /* conn.cb points at conn_cb (or is NULL) */
+  rasio_tcp_cb_t conn_cb;
   size_t limit, count; /* live connections made by this listener */
   rasio_event_t *ev, *retry;
   size_t live_events;
@@ -50,11 +57,25 @@ static void backoff(rasio_tcp_listener_t *l) {
   rasio_event_post(l->ev); /* no timer to be had: try again next iteration */
 }
 
+static void report(rasio_tcp_listener_t *l, int err) {
+  if (l->cb.accept_error != NULL) l->cb.accept_error(l, err);
+}
+
+/* Without an `accepted` callback every connection is taken, with conn's callbacks. */
 static void spawn(rasio_tcp_listener_t *l, rasio_fd_t fd) {
-  rasio_tcp_t *c = rasio__tcp_accepted(l, l->loop, fd, &l->conn, l->mailbox);
-  if (c == NULL) return;
+  rasio_tcp_t *c;
+  int rc = rasio__tcp_accepted(l, l->loop, fd, &l->conn, l->mailbox, &c);
+  if (rc != 0) {
+    report(l, rc);
+    return;
+  }
   l->count++;
-  if (l->cb.accepted == NULL || !l->cb.accepted(l, c)) rasio__tcp_refuse(c);
+  if (l->cb.accepted != NULL && !l->cb.accepted(l, c)) rasio__tcp_refuse(c);
+}
+
+/* A connection that died in the backlog: the next one may be fine. */
+static bool per_connection(int err) {
+  return err == RASIO_ECONNABORTED || err == RASIO_ECONNRESET;
 }
 
 static void accept_loop(rasio_tcp_listener_t *l) {
@@ -73,7 +94,10 @@ static void accept_loop(rasio_tcp_listener_t *l) {
     int r = rasio_sock_accept(l->ev, &fd, NULL);
     if (r == RASIO_IO_RETRY) break;
     if (r == RASIO_IO_ERROR) {
-      backoff(l);
+      int err = rasio_sock_last_error();
+      report(l, err);
+      if (per_connection(err)) continue;
+      if (!l->done) backoff(l); /* accept_error may have closed the listener */
       break;
     }
     spawn(l, fd);
@@ -94,11 +118,15 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   (void)arg;
   rasio_tcp_listener_t *l = ctx;
   if (flags & RASIO_DISPOSED) {
+    bool listening = ev == l->ev;
     (void)rasio_event_destroy(ev);
-    l->live_events--;
+    if (listening) l->ev = NULL;
     /* The listening socket is closed before its DISPOSED (on Windows only once the port
-     * let go of it), so `closed` means the port refuses connections from now on. */
-    if (ev == l->ev && l->cb.closed != NULL) l->cb.closed(l);
+     * let go of it), so `closed` means the port refuses connections from now on. The
+     * event stays counted until `closed` returns: closing the last connections there
+     * must not free the listener under this frame. */
+    if (listening && l->cb.closed != NULL) l->cb.closed(l);
+    l->live_events--;
     maybe_free(l);
     return;
   }
@@ -114,6 +142,9 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
                      const rasio_tcp_listener_opts_t *opts, rasio_tcp_listener_t **out) {
   if (out != NULL) *out = NULL;
   if (loop == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
+  /* Connections share the listener's executor: another one for them cannot be honoured. */
+  if (opts != NULL && opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox)
+    return RASIO_EINVAL;
   rasio_fd_t fd;
   int rc = rasio_sock_listen_tcp(host, port, family, &fd, NULL);
   if (rc != 0) return rc;
@@ -129,6 +160,11 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
     l->mailbox = opts->mailbox;
     l->limit = opts->limit;
     l->conn = opts->conn;
+    /* Copied like cb: the caller's struct may be gone by the first accept. */
+    if (opts->conn.cb != NULL) {
+      l->conn_cb = *opts->conn.cb;
+      l->conn.cb = &l->conn_cb;
+    }
   }
   l->live_events = 1;
   *out = l;
@@ -152,7 +188,9 @@ void rasio_tcp_listener_close(rasio_tcp_listener_t *l) {
 
 void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l) { return l != NULL ? l->data : NULL; }
 
+/* Once closing, the socket may be closed at any moment (and its number reused). */
 int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out) {
   if (l == NULL || out == NULL) return RASIO_EINVAL;
+  if (l->done) return RASIO_ESTATE;
   return rasio_sock_local_addr(rasio_event_fd(l->ev), out);
 }

@@ -6,13 +6,18 @@
 #include "alloc.h"
 #include "rasio.h"
 
-/* A server-side connection on an accepted socket (fd is consumed either way); NULL if it
- * could not be made. */
-rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
-                                 const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox);
+/* A server-side connection on an accepted socket into *out (fd is consumed either way):
+ * 0, or the RASIO_E* code that says why it could not be made. */
+int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
+                        const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox, rasio_tcp_t **out);
 /* Closes an accepted connection that the user refused, without callbacks. */
 void rasio__tcp_refuse(rasio_tcp_t *c);
 /* A connection made by l closed. */
 void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
+
+/* Sets this thread's rasio_sock_last_error to code and returns RASIO_IO_ERROR (src/sock/
+ * common.c; sock/sock.h declares it too, with the OS's socket headers the net layer does
+ * without). */
+int rasio__sock_io_error(int code);
 
 #endif

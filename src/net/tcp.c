@@ -17,6 +17,7 @@
  * the executor (through a USER notification), so no callback can run while the creating
  * thread is still filling in the connection.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,11 +196,28 @@ static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size
   return 0;
 }
 
+/* The sum of iov's lengths into *total; false for a list no caller can mean: a NULL base
+ * with bytes to send, or lengths whose sum does not fit in size_t. */
+static bool iov_total(const rasio_iovec_t *iov, size_t iovcnt, size_t *total) {
+  size_t sum = 0;
+  for (size_t i = 0; i < iovcnt; i++) {
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - sum) return false;
+    sum += iov[i].len;
+  }
+  *total = sum;
+  return true;
+}
+
+/* Every argument is checked before anything happens, so a bad one queues and sends nothing
+ * and leaves the connection as it was. ENOMEM is honest about what went out: with nothing
+ * sent the call had no effect; after the kernel took a prefix, the rest cannot follow in
+ * order, so the connection is hard-closed (rasio.h). */
 int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
-  if (c == NULL || (iov == NULL && iovcnt > 0) || iovcnt > 1024) return RASIO_EINVAL;
-  if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
   size_t total = 0, sent = 0;
-  for (size_t i = 0; i < iovcnt; i++) total += iov[i].len;
+  if (c == NULL || (iov == NULL && iovcnt > 0) || iovcnt > 1024 ||
+      !iov_total(iov, iovcnt, &total))
+    return RASIO_EINVAL;
+  if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
   if (total == 0) return 0;
   /* Something queued means the kernel is full (WRITE is armed): keep the order. */
   if (c->whead != NULL || !c->writeable) return enqueue(c, iov, iovcnt, total, 0);
@@ -211,8 +229,13 @@ int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
   }
   if (sent == total) return 0;
   int rc = enqueue(c, iov, iovcnt, total, sent);
+  if (rc != 0 && sent > 0) {
+    hard_close(c); /* a prefix is out and the rest is lost: the stream cannot go on */
+    return rc;
+  }
+  if (rc != 0) return rc; /* nothing went out: as if the call had not been made */
   throttle(c); /* the kernel took only part of it */
-  return rc;
+  return 0;
 }
 
 int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len) {
@@ -358,10 +381,10 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                              .noisy = true, .notify = notify, .ctx = c,
                              .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
   int n = rasio_sock_connect_tcp(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts, MAX_ATTEMPTS);
-  if (n <= 0) {
+  if (n <= 0) { /* the reason nothing started: unresolved, out of descriptors... */
     rasio__free(c->rbuf);
     rasio__free(c);
-    return n < 0 ? n : RASIO_ENOTFOUND;
+    return n < 0 ? n : RASIO_EOS;
   }
   c->n_attempts = c->live_events = (size_t)n;
   *out = c;
@@ -409,12 +432,13 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
 
 /* --- server side --------------------------------------------------------------------- */
 
-rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
-                                 const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox) {
+int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t fd,
+                        const rasio_tcp_opts_t *opts, rasio_mailbox_t *mailbox, rasio_tcp_t **out) {
+  *out = NULL;
   rasio_tcp_t *c = conn_new(loop, opts, mailbox);
   if (c == NULL) {
     (void)rasio_sock_close(fd);
-    return NULL;
+    return RASIO_ENOMEM;
   }
   c->listener = l;
   c->connected = true;
@@ -424,13 +448,15 @@ rasio_tcp_t *rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, ra
   rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
                            .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
                            .mailbox = mailbox, .ready = RASIO_WRITE};
-  if (rasio_event_new(loop, &eo, &c->ev) != 0) {
+  int rc = rasio_event_new(loop, &eo, &c->ev);
+  if (rc != 0) {
     (void)rasio_sock_close(fd);
     rasio__free(c->rbuf);
     rasio__free(c);
-    return NULL;
+    return rc;
   }
-  return c;
+  *out = c;
+  return 0;
 }
 
 void rasio__tcp_refuse(rasio_tcp_t *c) {
@@ -489,8 +515,9 @@ void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *dat
 
 void *rasio_tcp_data(const rasio_tcp_t *c) { return c != NULL ? c->data : NULL; }
 
+/* Once closed the socket is rasio's to close (on the loop thread, at any moment). */
 rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c) {
-  return c != NULL && c->ev != NULL ? rasio_event_fd(c->ev) : RASIO_INVALID_FD;
+  return c != NULL && c->ev != NULL && !c->done ? rasio_event_fd(c->ev) : RASIO_INVALID_FD;
 }
 
 size_t rasio_tcp_queued(const rasio_tcp_t *c) { return c != NULL ? c->queued : 0; }

@@ -2,11 +2,13 @@
  *
  * On READ the socket reads datagrams until RETRY, at most read_budget per turn (then it
  * posts itself a USER notification), so a flood of datagrams, even empty ones, cannot
- * starve timers or other sockets. A read or send error closes the socket.
+ * starve timers or other sockets. A read error closes the socket. A send error belongs to
+ * its datagram alone (a bad address, one too large, a destination the host refuses) and
+ * changes nothing else: a server must not die because one reply could not go out.
  */
 #include <stdlib.h>
 
-#include "alloc.h"
+#include "net/net.h"
 #include "rasio.h"
 
 #define DEFAULT_READ_SIZE 65536
@@ -96,12 +98,12 @@ int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int f
   return rc;
 }
 
+/* Every check (NULL data with len > 0, no or foreign address) is rasio_sock_sendto's. */
 int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *to) {
-  if (u == NULL || u->done) return RASIO_IO_ERROR;
+  if (u == NULL) return rasio__sock_io_error(RASIO_EINVAL);
+  if (u->done) return rasio__sock_io_error(RASIO_ESTATE);
   size_t sent;
-  int r = rasio_sock_sendto(u->ev, data, len, to, &sent);
-  if (r == RASIO_IO_ERROR) rasio_udp_close(u); /* last_error survives: close makes no I/O */
-  return r;
+  return rasio_sock_sendto(u->ev, data, len, to, &sent);
 }
 
 void rasio_udp_close(rasio_udp_t *u) {
@@ -113,11 +115,13 @@ void rasio_udp_close(rasio_udp_t *u) {
 
 void *rasio_udp_data(const rasio_udp_t *u) { return u != NULL ? u->data : NULL; }
 
+/* Once closed the socket is rasio's to close (on the loop thread, at any moment). */
 rasio_fd_t rasio_udp_fd(const rasio_udp_t *u) {
-  return u != NULL ? rasio_event_fd(u->ev) : RASIO_INVALID_FD;
+  return u != NULL && !u->done ? rasio_event_fd(u->ev) : RASIO_INVALID_FD;
 }
 
 int rasio_udp_addr(const rasio_udp_t *u, rasio_addr_t *out) {
   if (u == NULL || out == NULL) return RASIO_EINVAL;
+  if (u->done) return RASIO_ESTATE;
   return rasio_sock_local_addr(rasio_event_fd(u->ev), out);
 }

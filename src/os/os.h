@@ -53,6 +53,12 @@ int rasio__os_error(void);
 /* An OS error code mapped to a RASIO_E* code (one table per OS). */
 int rasio__os_error_map(int oserr);
 
+/* Whether fd is in the range of this OS's descriptors (POSIX: 0..INT_MAX; Windows:
+ * non-negative), so that no call ever acts on a truncated number. No system
+ * call. */
+bool rasio__fd_in_range(rasio_fd_t fd);
+/* Whether fd names an open descriptor (POSIX) or socket (Windows) right now. */
+bool rasio__fd_is_open(rasio_fd_t fd);
 /* Closes a descriptor/socket that rasio owns. */
 void rasio__fd_close(rasio_fd_t fd);
 

@@ -1,6 +1,8 @@
 /* POSIX implementation of the OS shim (Linux, BSD, macOS). */
 #define _GNU_SOURCE /* accept4, pipe2, epoll_pwait2 and friends in other POSIX files */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -128,6 +130,12 @@ int rasio__os_error_map(int e) {
     case EIO: return RASIO_EIO;
     default: return RASIO_EOS;
   }
+}
+
+bool rasio__fd_in_range(rasio_fd_t fd) { return fd >= 0 && fd <= INT_MAX; }
+
+bool rasio__fd_is_open(rasio_fd_t fd) {
+  return rasio__fd_in_range(fd) && (fcntl((int)fd, F_GETFD) != -1 || errno != EBADF);
 }
 
 void rasio__fd_close(rasio_fd_t fd) {

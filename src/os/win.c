@@ -212,6 +212,17 @@ int rasio__os_error_map(int oserr) {
   return RASIO_EOS;
 }
 
+/* SOCKETs are handles, far below 2^63: a negative value (INVALID_SOCKET among them) is
+ * none. */
+bool rasio__fd_in_range(rasio_fd_t fd) { return fd >= 0; }
+
+/* WSAENOTSOCK is the answer for a handle that is no (longer a) socket. */
+bool rasio__fd_is_open(rasio_fd_t fd) {
+  int type, len = sizeof type;
+  return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0 ||
+         WSAGetLastError() != WSAENOTSOCK;
+}
+
 void rasio__fd_close(rasio_fd_t fd) { (void)closesocket((SOCKET)fd); }
 
 /* --- signals ------------------------------------------------------------------------- */

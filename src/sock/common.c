@@ -76,6 +76,14 @@ int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
   int rc = io_begin(ev, iov, iovcnt, count);
   if (rc != RASIO_IO_OK) return rc;
   if (iovcnt > RASIO__SOCK_SENDV_MAX) return rasio__sock_io_error(RASIO_EINVAL);
+  /* A segment the kernel would fault on, or lengths that overflow: refused before the
+   * system call, like a NULL buffer of send. */
+  size_t total = 0;
+  for (size_t i = 0; i < iovcnt; i++) {
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - total)
+      return rasio__sock_io_error(RASIO_EINVAL);
+    total += iov[i].len;
+  }
   return rasio__sock_sendv(ev, iov, iovcnt, count);
 }
 
@@ -184,11 +192,32 @@ static bool addrconfig_hides(int socktype) {
   return false;
 }
 
+/* A port is a decimal number in 0..65535 or a service name ("http"). A string that starts
+ * like a number must be one: resolvers read "99999" as 34463 (glibc keeps the low 16 bits)
+ * and "-1" as 65535, and would quietly use a port nobody asked for. No locale: only ASCII
+ * digits are digits. */
+static bool port_ok(const char *port) {
+  char c0 = port[0];
+  if (c0 == '\0') return false;
+  bool numeric = (c0 >= '0' && c0 <= '9') || c0 == '+' || c0 == '-' || c0 == ' ' ||
+                 (c0 >= '\t' && c0 <= '\r');
+  if (!numeric) return true; /* a name: the resolver knows it or says ENOTFOUND */
+  unsigned long value = 0;
+  for (const char *p = port; *p != '\0'; p++) {
+    if (*p < '0' || *p > '9') return false;
+    value = value * 10 + (unsigned long)(*p - '0');
+    if (value > 65535) return false;
+  }
+  return true;
+}
+
 /* Resolves host/port with the given hints; "" means no host (wildcard or loopback). When
  * AI_ADDRCONFIG may be why nothing was found, asks once more without it: an address the
- * host really cannot use then fails at socket() or connect(), which the callers handle. */
+ * host really cannot use then fails at socket() or connect(), which the callers handle.
+ * A port that is not one (port_ok) is EINVAL. */
 static int resolve(const char *host, const char *port, int family, int socktype, int flags,
                    struct addrinfo **res) {
+  if (!port_ok(port)) return RASIO_EINVAL;
   int rc = rasio__sock_startup();
   if (rc != 0) return rc;
   struct addrinfo hints;
@@ -364,30 +393,30 @@ static bool tmpl_ok(const rasio_event_opts_t *t) {
          (t->ready & ~dirs) == 0;
 }
 
-/* One attempt: a started connect wrapped in an event that owns the socket. The connect
- * runs before the event exists, so a synchronous failure closes a socket no backend has
- * seen. */
-static rasio_event_t *connect_attempt(rasio_loop_t *loop, struct addrinfo *ai,
-                                      const rasio_event_opts_t *tmpl) {
+/* One attempt: a started connect wrapped in an event that owns the socket, in *out; 0 or
+ * the RASIO_E* code that stopped it. The connect runs before the event exists, so a
+ * synchronous failure closes a socket no backend has seen. */
+static int connect_attempt(rasio_loop_t *loop, struct addrinfo *ai,
+                           const rasio_event_opts_t *tmpl, rasio_event_t **out) {
   rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
-  if (connect_start(ai, &s) != 0) return NULL;
+  int rc = connect_start(ai, &s);
+  if (rc != 0) return rc;
   rasio_event_opts_t opts = *tmpl;
   opts.fd = (rasio_fd_t)s;
   opts.own_fd = true;
-  rasio_event_t *ev = NULL;
   /* On failure the event does not exist and the socket is still ours to close. */
-  if (rasio_event_new(loop, &opts, &ev) != 0) {
-    rasio__fd_close((rasio_fd_t)s);
-    return NULL;
-  }
-  return ev;
+  rc = rasio_event_new(loop, &opts, out);
+  if (rc != 0) rasio__fd_close((rasio_fd_t)s);
+  return rc;
 }
 
 /* Every resolved address, up to max, is tried at once (Happy-Eyeballs without the stagger);
  * the owner keeps the first that completes and disposes the rest. Capping at max keeps every
  * attempt in the owner's array: none can reach it only through notify. The resolver's order
  * (RFC 6724 preference on POSIX) decides which addresses make the cut. A NULL or empty host
- * means this host's loopback addresses, as getaddrinfo has it. */
+ * means this host's loopback addresses, as getaddrinfo has it. When no attempt starts, the
+ * caller learns why (the resolver's error, or the last address's), never a bare 0: "the
+ * name does not resolve" and "no descriptor left" call for different reactions. */
 int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port, int family,
                            const rasio_event_opts_t *tmpl, rasio_event_t **events, size_t max) {
   if (loop == NULL || port == NULL || !family_ok(family) || !tmpl_ok(tmpl) || events == NULL ||
@@ -395,14 +424,20 @@ int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *por
     return RASIO_EINVAL;
   if (max > INT_MAX) max = INT_MAX;
   struct addrinfo *res;
-  if (resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG, &res) != 0) return 0;
+  int rc = resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG, &res);
+  if (rc != 0) return rc;
   size_t started = 0;
+  int err = RASIO_ENOTFOUND; /* a successful resolve has an address: replaced below */
   for (struct addrinfo *ai = res; ai != NULL && started < max; ai = ai->ai_next) {
-    rasio_event_t *ev = connect_attempt(loop, ai, tmpl);
-    if (ev != NULL) events[started++] = ev;
+    rasio_event_t *ev = NULL;
+    rc = connect_attempt(loop, ai, tmpl, &ev);
+    if (rc == 0)
+      events[started++] = ev;
+    else
+      err = rc;
   }
   freeaddrinfo(res);
-  return (int)started;
+  return started > 0 ? (int)started : err;
 }
 
 /* --- options ---------------------------------------------------------------------------- */

@@ -501,6 +501,7 @@ static tally_t localhost_round(rasio_loop_t *loop, const char *port, int family,
   rasio_event_opts_t t = {.flags = RW | RASIO_ONESHOT, .notify = th_rec_notify, .ctx = rec};
   rasio_event_t *evs[16] = {NULL};
   int n = rasio_sock_connect_tcp(loop, "localhost", port, family, &t, evs, 16);
+  if (n == RASIO_ENOTFOUND) n = 0; /* no address of that family: nothing started */
   CHECK_GE(n, 0);
   CHECK_LE(n, 16);
   tally_t got = {0, 0};
@@ -565,9 +566,9 @@ TEST(sock_connect_unresolvable_host_starts_nothing) {
   rasio_event_opts_t t = tmpl_of(&f, RW | RASIO_ONESHOT);
   t.noisy = true;
   rasio_event_t *evs[2] = {NULL, NULL};
-  CHECK_EQ(rasio_sock_connect_tcp(f.loop, "no-such-host.invalid", "80", RASIO_AF_ANY, &t, evs,
-                                  2),
-           0);
+  CHECK_ERR(rasio_sock_connect_tcp(f.loop, "no-such-host.invalid", "80", RASIO_AF_ANY, &t, evs,
+                                   2),
+            RASIO_ENOTFOUND);
   CHECK(evs[0] == NULL);
   CHECK_EQ(rasio_loop_noisy(f.loop), 0);
   fix_close(&f); /* th_loop_end fails if any event was made */

@@ -317,6 +317,76 @@ SCENARIO(stdin_child_dispose_idle) {
   rec_free(rec);
 }
 
+/* A LEVEL owner that reads one chunk per READ and counts the READs that found nothing. */
+typedef struct level_idle {
+  th_rec_t *rec;
+  atomic_size_t got, reads, empty_reads;
+} level_idle_t;
+
+static void level_idle_notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
+  level_idle_t *l = ctx;
+  if (flags & RASIO_READ) {
+    char buf[4096];
+    size_t n = 0;
+    atomic_fetch_add(&l->reads, 1);
+    int rc = rasio_stdin_read(ev, buf, sizeof buf, &n);
+    if (rc == RASIO_EAGAIN) atomic_fetch_add(&l->empty_reads, 1);
+    else CHECK_OK(rc);
+    atomic_fetch_add(&l->got, n);
+  }
+  th_rec_notify(ev, flags, arg, l->rec);
+}
+
+/* LEVEL stdin on a pipe held open: once the input is drained, READ stops until more comes.
+ * A watched stdin (Windows) used to re-post READ every iteration, thousands of empty READs
+ * a second; a kernel-watched one (POSIX) never did. A few are allowed: a READ already
+ * produced when the last byte was read may still arrive. */
+SCENARIO(stdin_child_level_idle) {
+  scenario_t sc = scenario_decode(arg);
+  rasio_loop_t *loop = started_loop();
+  level_idle_t l = {.rec = rec_new(true)};
+  rasio_event_t *ev = stdin_new(loop, RASIO_LEVEL, level_idle_notify, &l);
+  th_child_signal(); /* the parent writes now */
+  uint64_t deadline = th_now_ms() + 15000;
+  while (atomic_load(&l.got) < sc.len && th_now_ms() < deadline) th_sleep_ms(5);
+  CHECK_EQ(atomic_load(&l.got), sc.len);
+  size_t before = atomic_load(&l.reads);
+  th_sleep_ms(300);
+  CHECK_LE(atomic_load(&l.reads) - before, 3);
+  th_dispose(l.rec, ev);
+  th_loop_end(loop);
+  rec_free(l.rec);
+  th_child_signal(); /* done: the parent may close the pipe it held open meanwhile */
+}
+
+/* A zero-length read cannot tell data from the end of input: EINVAL on every platform,
+ * whatever stdin is, and nothing is consumed. */
+SCENARIO(stdin_child_zero_length_read) {
+  scenario_t sc = scenario_decode(arg);
+  rasio_loop_t *loop = started_loop();
+  th_rec_t *rec = rec_new(true);
+  rasio_event_t *ev = stdin_new(loop, 0, th_rec_notify, rec);
+  CHECK(th_rec_wait(rec, ev, RASIO_READ, 1, 15000));
+  char buf[64];
+  size_t n = 1;
+  CHECK_ERR(rasio_stdin_read(ev, buf, 0, &n), RASIO_EINVAL);
+  CHECK_EQ(n, 0);
+  CHECK_ERR(rasio_stdin_read(ev, NULL, sizeof buf, &n), RASIO_EINVAL);
+  uint64_t deadline = th_now_ms() + 15000;
+  size_t got = 0;
+  int rc;
+  while ((rc = rasio_stdin_read(ev, buf, sizeof buf, &n)) != 0 || n > 0) {
+    CHECK(rc == 0 || rc == RASIO_EAGAIN);
+    got += n;
+    CHECK(th_now_ms() < deadline);
+    if (rc == RASIO_EAGAIN) th_sleep_ms(5);
+  }
+  CHECK_EQ(got, sc.len); /* every byte is still there, then the end of input */
+  th_dispose(rec, ev);
+  th_loop_end(loop);
+  rec_free(rec);
+}
+
 /* --- parent side ------------------------------------------------------------------------- */
 
 /* How long the late-data test keeps the pipe quiet before each half: 15 ticks of 20 ms
@@ -328,6 +398,7 @@ typedef struct feed {
   unsigned delay_ms;  /* then wait this long before writing */
   unsigned gap_ms;    /* if set, write the first half, pause this long, write the rest */
   unsigned linger_ms; /* after writing, keep the pipe open this long */
+  bool wait_done;     /* then keep it open until the child's second signal */
 } feed_t;
 
 static th_child_t *start(const char *scenario, const scenario_t *sc, th_stdin_t in,
@@ -352,6 +423,7 @@ static void run_on_pipe(const char *scenario, const scenario_t *sc, feed_t f) {
     th_child_write(c, data + first, sc->len - first);
   }
   if (f.linger_ms) th_sleep_ms(th_scaled_ms(f.linger_ms));
+  if (f.wait_done) th_child_wait_signal(c, CHILD_WAIT_MS);
   th_child_close_stdin(c);
   th_child_finish(c, CHILD_WAIT_MS);
   free(data);
@@ -464,4 +536,26 @@ TEST_T(stdin_dispose_churn_while_streaming, 60) {
 TEST_T(stdin_dispose_while_idle, 40) {
   scenario_t sc = {0};
   run_on_pipe("stdin_child_dispose_idle", &sc, (feed_t){.wait_ready = true});
+}
+
+/* LEVEL stdin stops reporting once drained (no spin of empty READs on a watched pipe). */
+TEST_T(stdin_level_idle_pipe_does_not_spin, 40) {
+  scenario_t sc = {.len = 1000};
+  run_on_pipe("stdin_child_level_idle", &sc, (feed_t){.wait_ready = true, .linger_ms = 0,
+                                                      .wait_done = true});
+}
+
+TEST_T(stdin_zero_length_read_is_einval_pipe, 40) {
+  scenario_t sc = {.len = 100};
+  run_on_pipe("stdin_child_zero_length_read", &sc, (feed_t){0});
+}
+
+TEST_T(stdin_zero_length_read_is_einval_file, 40) {
+  scenario_t sc = {.len = 100};
+  run_on_file("stdin_child_zero_length_read", &sc);
+}
+
+TEST_T(stdin_zero_length_read_is_einval_null, 40) {
+  scenario_t sc = {0};
+  run_on_null("stdin_child_zero_length_read", &sc);
 }
