@@ -330,7 +330,8 @@ int main(int argc, char **argv) {
   /* Workers and replays see the same backend: rt_child_cmd passes it on. */
   if (cfg.backend == NULL) cfg.backend = rt_backend();
   if (cfg.backend != NULL && rt_os_setenv("RASIO_BACKEND", cfg.backend) != 0) return EXIT_USAGE;
-  cfg.count_handles = true;
+  /* Counting the numbers below a bound means something where sockets are small ints. */
+  cfg.count_handles = th_fds_are_ints();
   if (run != NULL) return strcmp(run, "worker") == 0 ? run_worker(arg) : EXIT_USAGE;
   if (!one && seeds == 0) {
     usage();

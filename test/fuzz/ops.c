@@ -361,22 +361,28 @@ static bool destroy_before(fz_rec_t *r, rasio_event_t *ev, bool own) {
   if (own)
     fz_fail("event #%u: destroy on its owner's thread succeeded before DISPOSED was delivered",
             r->serial);
-  if (!entered)
-    fz_fail("event #%u: destroy from another thread succeeded before its DISPOSED "
-            "notification started",
-            r->serial);
+  /* rasio.h: legal once DISPOSED has been handed to notify, which may not have started yet;
+   * the memory lives until it returns. So the notification must follow, and the fuzzer
+   * waits for it to have checked the socket before closing anything. */
   fz_lock();
   r->early_ok = true;
   fz_unlock();
-  /* The notification still checks the socket before the fuzzer may close it. */
-  while (!atomic_load(&r->disp_checked)) th_sleep_ms(0);
+  uint64_t until = th_now_ms() + th_scaled_ms(5000);
+  while (!atomic_load(&r->disp_checked)) {
+    if (th_now_ms() > until)
+      fz_fail("event #%u: destroy from another thread succeeded (%s), and no DISPOSED "
+              "notification followed",
+              r->serial, entered ? "DISPOSED running" : "DISPOSED not started yet");
+    th_sleep_ms(0);
+  }
   return true;
 }
 
 /* destroy before DISPOSED was delivered: ESTATE. Exact on the owner's thread, where the
- * DISPOSED notification cannot be running; elsewhere (later events only) 0 is right only
- * if that notification had started. Sometimes it unsubscribes first and then tries again
- * and again while DISPOSED is on its way: the window a core must not open. */
+ * DISPOSED notification cannot be running; elsewhere (later events only) 0 is right once
+ * DISPOSED has been handed to notify, and that notification must then run on memory still
+ * alive. Sometimes it unsubscribes first and then tries again and again while DISPOSED is
+ * on its way: the window where a core may free what notify is about to get. */
 static void op_destroy_early(fz_thread_t *t, fz_rec_t *r) {
   bool own = fz_owner_thread(r);
   if (!own && !r->later) return;
@@ -866,7 +872,13 @@ static void on_disposed(fz_thread_t *t, fz_rec_t *r, rasio_event_t *ev) {
   fz_lock();
   bool destroyed = r->st >= ST_DESTROYING; /* a racing destroy_early won (early_ok) */
   fz_unlock();
-  if (destroyed) return;
+  if (destroyed) {
+    /* The memory lives until this returns; a second destroy is refused. */
+    int rc = rasio_event_destroy(ev);
+    fz_log(FZ_OP_destroy, r, rc, 3);
+    expect_rc(r, rc, RASIO_ESTATE, "destroy inside DISPOSED of an event already destroyed");
+    return;
+  }
   if (fz_chance(&t->rng, 50)) close_watched(r); /* the owner may close it from now on */
   if (r->later) {
     fz_lock();
