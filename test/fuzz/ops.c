@@ -78,10 +78,24 @@ static fz_rec_t *slot_rec(unsigned i) {
   return r;
 }
 
-/* A random event; inside a notification, often the notified one. */
+/* A random event; inside a notification, often the notified one, or one with the same
+ * executor: its notifications come from the same iteration (one epoll batch, one batch of
+ * expired timers), where an unsubscribe must stop those not yet delivered. */
 static fz_rec_t *pick(fz_thread_t *t) {
-  if (t->cb != NULL && fz_chance(&t->rng, 50)) return t->cb;
-  return slot_rec(fz_below(&t->rng, W.nslots));
+  unsigned x = fz_below(&t->rng, 100), start = fz_below(&t->rng, W.nslots);
+  if (t->cb == NULL || x >= 50) return slot_rec(start);
+  if (x < 25) return t->cb;
+  fz_lock();
+  fz_rec_t *sibling = t->cb;
+  for (unsigned i = 0; i < W.nslots; i++) {
+    fz_rec_t *r = W.slots[(start + i) % W.nslots];
+    if (r != NULL && r != t->cb && r->exec == t->cb->exec) {
+      sibling = r;
+      break;
+    }
+  }
+  fz_unlock();
+  return sibling;
 }
 
 static fz_st_t state_of(fz_rec_t *r) {
@@ -472,11 +486,9 @@ static void op_peer(fz_thread_t *t, fz_rec_t *r, fz_op_t what) {
   fz_log(what, r, 0, n);
 }
 
-static void op_timer_set(fz_thread_t *t, fz_rec_t *r) {
+static void set_nsec(fz_rec_t *r, uint64_t nsec) {
   rasio_event_t *ev;
   if (!fz_pin(r, &ev)) return;
-  uint64_t nsec = fz_chance(&t->rng, 20) ? 0 : (uint64_t)fz_below(&t->rng, 2000) * 1000u;
-  if (fz_chance(&t->rng, 5)) nsec = 50000000u; /* one that is still pending at unsubscribe */
   fz_lock();
   snap_t before = snap_locked(r);
   if (r->kind == FZ_TIMER) {
@@ -492,6 +504,19 @@ static void op_timer_set(fz_thread_t *t, fz_rec_t *r) {
   else
     expect_rc(r, rc, RASIO_EINVAL, "set_nsec on a non-timer");
   fz_unpin(r);
+}
+
+/* Sometimes every timer of the same executor at once: they expire in one batch, where a
+ * notification that unsubscribes a later one of the batch must silence it. */
+static void op_timer_set(fz_thread_t *t, fz_rec_t *r) {
+  uint64_t nsec = fz_chance(&t->rng, 20) ? 0 : (uint64_t)fz_below(&t->rng, 2000) * 1000u;
+  if (fz_chance(&t->rng, 5)) nsec = 50000000u; /* one that is still pending at unsubscribe */
+  set_nsec(r, nsec);
+  if (r->kind != FZ_TIMER || !fz_chance(&t->rng, 20)) return;
+  for (unsigned i = 0; i < W.nslots; i++) {
+    fz_rec_t *o = slot_rec(i);
+    if (o != NULL && o != r && o->kind == FZ_TIMER && o->exec == r->exec) set_nsec(o, nsec);
+  }
 }
 
 /* --- operations on the loop --------------------------------------------------------------------- */
@@ -923,6 +948,11 @@ static void react(fz_thread_t *t, fz_rec_t *r, rasio_event_t *ev, uint32_t flags
   /* Level events stay ready at the end of a stream or after an error: stop them. */
   if (broken && (level || (flags & RASIO_ERROR) || fz_chance(g, 30))) fz_unsubscribe(t, r);
   if ((flags & RASIO_TIMER) && phase == PH_RANDOM && fz_chance(g, 40)) op_timer_set(t, r);
+  /* Another event of this executor: one whose notification may be next in this batch. */
+  if (phase == PH_RANDOM && W.enabled[FZ_OP_unsub] && fz_chance(g, 10)) {
+    fz_rec_t *o = pick(t);
+    if (o != NULL && o != r && o->exec == r->exec) op_unsub(t, o);
+  }
   fz_lock();
   bool want = r->want_unsub;
   fz_unlock();

@@ -65,7 +65,7 @@ static void params(uint64_t seed, const fz_config_t *cfg) {
   W.nslots = 8 + fz_below(&g, 57);
   W.nowners = 2 + (int)fz_below(&g, 3);
   W.driven = fz_chance(&g, 35);
-  W.nops = 80 + fz_below(&g, 220);
+  W.nops = 100 + fz_below(&g, 400);
   for (int i = 0; i < FZ_NOPS; i++) {
     W.weight[i] = base_weight[i] * (1 + fz_below(&g, 4));
     W.enabled[i] = !cfg->disabled[i];
@@ -397,6 +397,23 @@ static void pump_peers(void) {
   }
 }
 
+/* One post while nothing else happens (in most seeds): it alone must wake a sleeping loop. */
+static void lone_post(void) {
+  unsigned start = fz_below(&W.driver.rng, W.nrecs + 1);
+  for (unsigned k = 0; k < W.nrecs; k++) {
+    fz_rec_t *r = &W.recs[(start + k) % W.nrecs];
+    fz_lock();
+    bool active = r->st == ST_ACTIVE;
+    fz_unlock();
+    if (!active) continue;
+    th_sleep_ms(2); /* long enough for a threaded loop to go to sleep */
+    probe_post(r);
+    if (!wait_for(probes_done, 5000, NULL))
+      fz_fail("lost notification: event #%u got nothing after a post into a quiet loop", r->serial);
+    return;
+  }
+}
+
 static void settle(void) {
   phase(PH_SETTLE);
   if (!wait_for(none_new, 5000, NULL)) fz_fail("an event creation did not return");
@@ -414,6 +431,7 @@ static void settle(void) {
     fz_lock();
     for (unsigned n = 0; n < W.nrecs; n++) W.recs[n].probe_io = false;
     fz_unlock();
+    lone_post();
     return;
   }
   fz_lock();
