@@ -223,7 +223,7 @@ _Noreturn void fz_fail(const char *fmt, ...) __attribute__((format(RT_PRINTF_FOR
 /* Appends to the operation log: who, what, which event, the result. */
 void fz_log(int what, const fz_rec_t *r, int rc, int64_t detail);
 /* Log entries other than operations. */
-enum { FZ_LOG_NOTE = FZ_NOPS, FZ_LOG_PHASE, FZ_LOG_ARM, FZ_LOG_NEW, FZ_LOG_SEED, FZ_LOG_MAX };
+enum { FZ_LOG_NOTE = FZ_NOPS, FZ_LOG_PHASE, FZ_LOG_NEW, FZ_LOG_SEED, FZ_LOG_MAX };
 void fz_log_reset(void);
 void fz_log_tally(void); /* counts of every kind of entry so far, printed */
 void fz_log_dump(unsigned tail);
@@ -258,7 +258,6 @@ void fz_model_note(fz_rec_t *r, rasio_event_t *ev, uint32_t flags, uint32_t arg)
 void fz_fd_lock(void);
 void fz_fd_unlock(void);
 void fz_fd_add(rasio_fd_t fd, fz_rec_t *r, bool rasio_owns); /* fd lock held */
-void fz_fd_forget(rasio_fd_t fd);                             /* fd lock held */
 void fz_fd_close(rasio_fd_t fd, bool rst);                    /* fd lock held */
 /* DISPOSED of an own_fd event: rasio must have closed the socket. fd lock held. */
 void fz_fd_check_closed(fz_rec_t *r);
@@ -272,13 +271,14 @@ long fz_count_open(rasio_fd_t below);
 /* --- ops.c --------------------------------------------------------------------------------- */
 
 void fz_notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
-/* One random operation on behalf of the calling thread (kinds of op it may run only). */
+/* One random operation of the enabled ones, by the seed's weights, on behalf of the calling
+ * thread (which knows whether it runs a notification): only while the phase is random. */
 void fz_random_op(fz_thread_t *t);
 void fz_op(fz_thread_t *t, fz_op_t op, fz_rec_t *target);
 /* Teardown: asks owner thread `owner` (mailbox message) to unsubscribe r there. */
 void fz_request_unsub(fz_thread_t *t, fz_rec_t *r, int owner);
 extern atomic_bool fz_driver_running; /* world.c: the driver is inside rasio_loop_run */
-/* Teardown: unsubscribe r (retrying while I/O holds it); 0 or the rc. */
+/* Unsubscribes r if it is subscribed, waiting while I/O holds it (teardown, EOF). */
 void fz_unsubscribe(fz_thread_t *t, fz_rec_t *r);
 /* Destroys r if its DISPOSED is done and nobody else does (the janitor's job). */
 bool fz_destroy_if_done(fz_thread_t *t, fz_rec_t *r);
@@ -286,6 +286,8 @@ bool fz_destroy_if_done(fz_thread_t *t, fz_rec_t *r);
 void fz_rec_close_all(fz_rec_t *r);
 /* Reads (or receives) what is queued on r's socket until RETRY; false if it ended. */
 bool fz_drain_watched(fz_rec_t *r, rasio_event_t *ev);
+/* The fuzzer's signal (SIGUSR2, SIGTERM on Windows): its own handler first, so rasio's
+ * restore is harmless; raises are serialised with signal (un)subscriptions. */
 void fz_signal_setup(void);
 int fz_raise(void);
 extern int fz_signo;

@@ -74,7 +74,7 @@ void fz_log(int what, const fz_rec_t *r, int rc, int64_t detail) {
 }
 
 void fz_log_tally(void) {
-  static const char *const extra[] = {"notify", "phase", "arm", "sockets", "seed"};
+  static const char *const extra[] = {"notify", "phase", "sockets", "seed"};
   pthread_mutex_lock(&log_mu);
   printf("operations (ok / error or refused):\n");
   for (int i = 0; i < FZ_LOG_MAX; i++)
@@ -124,7 +124,7 @@ static void print_entry(const entry_t *e) {
            (long long)(e->detail >> 32), (long long)(int32_t)e->detail);
     return;
   } else {
-    static const char *const extra[] = {"phase", "arm", "new", "seed"};
+    static const char *const extra[] = {"phase", "new", "seed"};
     snprintf(what, sizeof what, "%s", extra[e->what - FZ_LOG_PHASE]);
   }
   printf("  #%-6llu %8llu us %-4s %-8s #%u rc=%s detail=%lld\n", (unsigned long long)e->seq,
@@ -455,11 +455,6 @@ void fz_fd_add(rasio_fd_t fd, fz_rec_t *r, bool rasio_owns) {
   if (nfds == FZ_MAX_FDS) fz_fail("the fuzzer holds %d sockets", FZ_MAX_FDS);
   if (fd > fd_max) fd_max = fd;
   fds[nfds++] = (fd_entry_t){.fd = fd, .rec = r, .rasio_owns = rasio_owns};
-}
-
-void fz_fd_forget(rasio_fd_t fd) {
-  size_t i = fd_find(fd);
-  if (i != SIZE_MAX) fd_drop(i);
 }
 
 void fz_fd_close(rasio_fd_t fd, bool rst) {
