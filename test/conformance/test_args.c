@@ -70,10 +70,19 @@ TEST(args_cover_every_public_function) {
 
 static const char *sw_fn;
 static unsigned sw_rows, sw_failed;
+static bool sw_trace; /* RASIO_SWEEP_TRACE set: every row is printed as it completes */
 
 void sw_begin(const char *fn) {
   sw_fn = fn;
   sw_rows = sw_failed = 0;
+  const char *t = getenv("RASIO_SWEEP_TRACE");
+  sw_trace = t != NULL && t[0] != '\0';
+}
+
+static void row_done(const char *what) {
+  if (!sw_trace) return;
+  printf("row %u done: %s\n", sw_rows, what);
+  fflush(stdout);
 }
 
 void sw_end(void) {
@@ -104,6 +113,7 @@ void sw_err_at(const char *file, int line, const char *what, const char *expr, i
   if (got != want)
     row_failed(file, line, what, expr, "got %d (%s), want %d (%s)", got, rasio_err_name(got),
                want, rasio_err_name(want));
+  row_done(what);
 }
 
 static const char *io_name(int r) {
@@ -125,11 +135,13 @@ void sw_io_at(const char *file, int line, const char *what, const char *expr, in
   else if (want == RASIO_IO_ERROR && err != want_err)
     row_failed(file, line, what, expr, "IO_ERROR with last error %d (%s), want %d (%s)", err,
                rasio_err_name(err), want_err, rasio_err_name(want_err));
+  row_done(what);
 }
 
 void sw_true_at(const char *file, int line, const char *what, const char *expr, bool ok) {
   sw_rows++;
   if (!ok) row_failed(file, line, what, expr, "false");
+  row_done(what);
 }
 
 /* --- the counting owner and its waits -------------------------------------------------- */
@@ -436,10 +448,14 @@ static void event_new_not_sockets(rasio_loop_t *loop, rasio_event_opts_t o) {
   rasio_fd_t file = th_file_fd();
   o.fd = file;
   o.own_fd = false; /* a file taken by mistake is closed here, not by rasio */
-  /* epoll refuses a regular file (EPERM): the descriptor cannot be watched. rasio.h does
-   * not list ENOTSUP for rasio_event_new yet (a header change to make). Windows: a file
-   * handle is no socket either. */
+  /* POSIX: a descriptor, but one the kernel cannot watch (epoll refuses it with EPERM):
+   * ENOTSUP, which rasio.h does not list for rasio_event_new yet (a header change to
+   * make). Windows: not a socket, EBADF, as everywhere in rasio. */
+#ifdef _WIN32
+  SW_ERR("a regular file (Windows: not a socket)", rasio_event_new(loop, &o, &ev), RASIO_EBADF);
+#else
   SW_ERR("a regular file", rasio_event_new(loop, &o, &ev), RASIO_ENOTSUP);
+#endif
   SW_TRUE("a regular file: *out = NULL", ev == NULL);
   sw_undo(loop, ev);
   th_close_other(file);
@@ -450,7 +466,7 @@ static void event_new_not_sockets(rasio_loop_t *loop, rasio_event_opts_t o) {
   o.own_fd = false;
   ev = SW_SENTINEL;
 #ifdef _WIN32
-  SW_ERR("a pipe (Windows: not a socket)", rasio_event_new(loop, &o, &ev), RASIO_ENOTSUP);
+  SW_ERR("a pipe (Windows: not a socket)", rasio_event_new(loop, &o, &ev), RASIO_EBADF);
   sw_undo(loop, ev);
 #else
   /* POSIX kernels watch pipes like sockets: not an error, and it delivers. */
@@ -545,6 +561,13 @@ SWEEP(rasio_event_new) {
     SW_ERR("fd (1 << 32) + a live fd", rasio_event_new(loop, &o, &ev), RASIO_EBADF);
     sw_undo(loop, ev);
   }
+  /* Every direction ready at creation: nothing is armed yet, the fd is still checked. */
+  o.fd = th_closed_fd();
+  o.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT;
+  o.ready = RASIO_READ | RASIO_WRITE;
+  ev = SW_SENTINEL;
+  SW_ERR("a closed fd, every direction ready", rasio_event_new(loop, &o, &ev), RASIO_EBADF);
+  sw_undo(loop, ev);
   o = good;
   event_new_not_sockets(loop, o);
 
