@@ -83,6 +83,13 @@ static void bad_fds(fd_call_t call, rasio_fd_t live, bool not_sockets) {
     SW_ERR("fd (1 << 32) + a live socket", call(sw_fd_above_int(live)), RASIO_EBADF);
   }
   if (!not_sockets) return;
+  /* Windows answers WSAENOTSOCK for a handle that is no socket; Wine 8 answers an
+   * "operation not supported" for a file or pipe handle instead, so there the rows would
+   * only measure Wine. */
+  if (th_under_wine()) {
+    printf("skipped under Wine: a regular file and a pipe (Wine says ENOTSUP, not ENOTSOCK)\n");
+    return;
+  }
   rasio_fd_t file = th_file_fd();
   SW_ERR("a regular file", call(file), RASIO_EBADF);
   th_close_other(file);
