@@ -532,7 +532,9 @@ static int call_mttl(rasio_fd_t fd) { return rasio_sock_set_multicast_ttl(fd, 1)
 static int call_mloop(rasio_fd_t fd) { return rasio_sock_set_multicast_loop(fd, true); }
 static int call_join(rasio_fd_t fd) { return rasio_sock_multicast_join(fd, "239.1.2.3", NULL); }
 static int call_leave(rasio_fd_t fd) { return rasio_sock_multicast_leave(fd, "239.1.2.3", NULL); }
-static int call_local(rasio_fd_t fd) { return rasio_sock_local_addr(fd, &(rasio_addr_t){.len = 0}); }
+static int call_local(rasio_fd_t fd) {
+  return rasio_sock_local_addr(fd, &(rasio_addr_t){.len = 0});
+}
 static int call_peer(rasio_fd_t fd) { return rasio_sock_peer_addr(fd, &(rasio_addr_t){.len = 0}); }
 
 SWEEP(rasio_sock_shutdown) { sweep_fd_call(call_shutdown); }
@@ -622,7 +624,9 @@ static void sweep_membership(int (*fn)(rasio_fd_t, const char *, const char *),
 }
 
 SWEEP(rasio_sock_multicast_join) { sweep_membership(rasio_sock_multicast_join, call_join, true); }
-SWEEP(rasio_sock_multicast_leave) { sweep_membership(rasio_sock_multicast_leave, call_leave, false); }
+SWEEP(rasio_sock_multicast_leave) {
+  sweep_membership(rasio_sock_multicast_leave, call_leave, false);
+}
 
 SWEEP(rasio_sock_local_addr) {
   sweep_fd_call(call_local);

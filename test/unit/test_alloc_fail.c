@@ -757,7 +757,9 @@ static void expect_scenario(void) {
   tcpf_end(&f);
 }
 
-TEST_T(alloc_fail_tcp_expect, 60) { af_run("rasio_tcp_expect growing the buffer", expect_scenario); }
+TEST_T(alloc_fail_tcp_expect, 60) {
+  af_run("rasio_tcp_expect growing the buffer", expect_scenario);
+}
 
 /* ======================================================================================== *
  * UDP bind
