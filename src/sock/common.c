@@ -106,13 +106,26 @@ static bool addr_malformed(const rasio_addr_t *a) {
          (af == AF_INET6 && a->len < sizeof(struct sockaddr_in6));
 }
 
+/* Whether to is of another family than the socket's own address. */
+static bool family_differs(rasio_fd_t fd, const rasio_addr_t *to) {
+  rasio_addr_t local;
+  return rasio_sock_local_addr(fd, &local) == 0 &&
+         rasio__sock_addr_af(&local) != rasio__sock_addr_af(to);
+}
+
 int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len, const rasio_addr_t *to,
                       size_t *count) {
   int rc = io_begin(ev, buf, len, count);
   if (rc != RASIO_IO_OK) return rc;
   if (rasio__sock_addr_af(to) == AF_UNSPEC) /* refused before any system call */
     return rasio__sock_io_error(addr_malformed(to) ? RASIO_EINVAL : RASIO_EAFNOSUPPORT);
-  return rasio__sock_sendto(ev, buf, len, to, count);
+  rc = rasio__sock_sendto(ev, buf, len, to, count);
+  /* An address of the other IP family is EAFNOSUPPORT on every OS (Wine says ENOTSUP);
+   * asked only once the call failed, so a datagram that goes out costs nothing more. */
+  if (rc == RASIO_IO_ERROR && rasio_sock_last_error() != RASIO_EAFNOSUPPORT &&
+      family_differs(ev->fd, to))
+    return rasio__sock_io_error(RASIO_EAFNOSUPPORT);
+  return rc;
 }
 
 int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer) {
