@@ -8,6 +8,11 @@
 #   make sanitize   ASan+UBSan build in build-asan/ (clang if present), then run the suites
 #   make tsan       TSan build in build-tsan/, then run the suites
 #   make valgrind   Debug build in build-valgrind/, every test child under valgrind memcheck
+#   make fuzz       the model-checked operation fuzzer (test/fuzz/) in the ASan+UBSan tree
+#                   (build-asan/): a campaign of FUZZ_TIME seconds (default 300) over seeds
+#                   FUZZ_START.. (default 1); FUZZ_ARGS adds options (--backend=, --disable=);
+#                   make fuzz-tsan: the same in the TSan tree (build-tsan/). A failure prints
+#                   its seed: ./build-asan/rasio-fuzz --seed=N replays it
 #   make demo       build, then run the verified echo swarm (tools/rasio-swarm.c);
 #                   extra flags in ARGS, e.g. make demo ARGS="--executor mailbox"
 #   make bench      Release build with the benchmarks into build-bench/, then bench/run.sh
@@ -56,7 +61,7 @@ MAKEFLAGS += --no-print-directory
 DEMO_ARGS ?= --connections 64 --messages 2000
 ARGS ?=
 
-.PHONY: all build check check-windows sanitize tsan valgrind demo clean
+.PHONY: all build check check-windows sanitize tsan valgrind demo clean fuzz fuzz-tsan
 
 all: build
 
@@ -102,6 +107,27 @@ tsan:
 	  -DRASIO_SANITIZE=thread
 	$(CMAKE) --build build-tsan -j$(JOBS)
 	$(SAN_ENV) $(call CTEST_RUN,build-tsan)
+
+# The fuzzer's campaigns: seeds from FUZZ_START until FUZZ_TIME seconds have passed (the
+# seed count only bounds it). Every failing seed is listed at the end, and the exit status
+# says whether there was one.
+FUZZ_TIME ?= 300
+FUZZ_START ?= 1
+FUZZ_ARGS ?=
+FUZZ_RUN = $(SAN_ENV) ./$(1)/rasio-fuzz --seeds=100000000 --start=$(FUZZ_START) \
+           --time=$(FUZZ_TIME) $(FUZZ_ARGS)
+
+fuzz:
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=$(SAN_CC) \
+	  -DRASIO_SANITIZE=address,undefined
+	$(CMAKE) --build build-asan -j$(JOBS) --target rasio-fuzz
+	$(call FUZZ_RUN,build-asan)
+
+fuzz-tsan:
+	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=$(SAN_CC) \
+	  -DRASIO_SANITIZE=thread
+	$(CMAKE) --build build-tsan -j$(JOBS) --target rasio-fuzz
+	$(call FUZZ_RUN,build-tsan)
 
 # The runner prefixes RASIO_TEST_WRAPPER to each test child, so valgrind sees exactly one
 # test per process; timeouts are stretched for its ~20x slowdown. DWARF 4, because

@@ -44,6 +44,12 @@ void th_close(rasio_fd_t fd);
 void th_close_rst(rasio_fd_t fd);
 /* SO_ERROR of the socket (0 = no error), as the OS's own code. */
 int th_so_error(rasio_fd_t fd);
+/* A misuse, for the fuzzer: puts a fresh socket behind the number fd (which stays open)
+ * and returns a duplicate of the socket fd had, which keeps that one alive. Done under a
+ * live subscription, the kernel may go on reporting the old socket for the event (epoll
+ * keys registrations by file, not number), and those reports outlive the event.
+ * RASIO_INVALID_FD where it cannot be done (Windows: sockets have no dup2). */
+rasio_fd_t th_swap_socket(rasio_fd_t fd);
 /* A second descriptor for fd's socket, sharing its open file description (POSIX dup), or
  * RASIO_INVALID_FD where no such thing exists (Windows). */
 rasio_fd_t th_dup(rasio_fd_t fd);

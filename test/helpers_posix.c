@@ -213,6 +213,17 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+rasio_fd_t th_swap_socket(rasio_fd_t fd) {
+  rasio_fd_t saved = th_dup(fd);
+  int fresh = new_socket(SOCK_DGRAM);
+  /* dup2 leaves the new number inheritable: close-on-exec again right away. */
+  if (dup2(fresh, (int)fd) < 0) FAIL_OS("dup2");
+  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) != 0) FAIL_OS("fcntl(FD_CLOEXEC)");
+  set_nonblock((int)fd);
+  th_close(fresh);
+  return saved;
+}
+
 rasio_fd_t th_dup(rasio_fd_t fd) {
   int d = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
   if (d < 0) rt_fail(__FILE__, __LINE__, "dup: %s", strerror(errno));

@@ -262,6 +262,12 @@ int th_so_error(rasio_fd_t fd) {
   return err;
 }
 
+/* Winsock has no dup2: a handle cannot be made to name another socket. */
+rasio_fd_t th_swap_socket(rasio_fd_t fd) {
+  (void)fd;
+  return RASIO_INVALID_FD;
+}
+
 /* WSADuplicateSocket makes a new socket handle for another process; nothing gives a second
  * handle to one socket of this process. */
 rasio_fd_t th_dup(rasio_fd_t fd) {

@@ -527,9 +527,11 @@ void rt_job_output(rt_job_t *job, const char *data, size_t len) {
   job->out[job->out_len] = '\0';
 }
 
-int main(int argc, char **argv) {
+void rt_set_self(const char *argv0) { self_path = rt_os_self(argv0); }
+
+int rt_main(int argc, char **argv) {
   opts_t o;
-  self_path = rt_os_self(argv[0]); /* here, before any thread could race its buffer */
+  rt_set_self(argv[0]); /* here, before any thread could race its buffer */
   if (!parse_args(argc, argv, &o)) return usage(argv[0]);
   if (!table_ok()) return EXIT_USAGE;
   if (o.list) {
@@ -540,3 +542,8 @@ int main(int argc, char **argv) {
   if (o.run != NULL) return run_child(o.run, o.arg);
   return run_parent(&o);
 }
+
+/* A program with a main() of its own (the fuzzer) builds this file with RT_NO_MAIN. */
+#ifndef RT_NO_MAIN
+int main(int argc, char **argv) { return rt_main(argc, argv); }
+#endif

@@ -49,6 +49,12 @@ typedef struct rt_cmd {
   char words[512], run[300], backend[300], arg[1024];
 } rt_cmd_t;
 void rt_child_cmd(rt_cmd_t *cmd, const char *name, const char *arg);
+/* What main() does first: remembers this program's path for rt_child_cmd. A program that
+ * links the runner but has a main() of its own (runner.c built with RT_NO_MAIN: the fuzzer)
+ * calls it before any thread starts; its --run=NAME children then re-execute it. */
+void rt_set_self(const char *argv0);
+/* The runner's whole main(): the command line at the top of runner.c. */
+int rt_main(int argc, char **argv);
 
 /* Portable side, for the process layer: keep captured bytes (bounded; the rest is dropped
  * and flagged, but the caller must keep reading so the child never blocks on a full pipe). */
