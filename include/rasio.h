@@ -9,7 +9,11 @@
  *
  * Conventions:
  * - Every fallible call returns int: 0 (RASIO_OK) or a negative RASIO_E* code.
- *   rasio_strerror() names it. A bad argument never crashes and never changes state.
+ *   rasio_strerror() names it. A bad argument never crashes and never changes state: a NULL
+ *   object, out pointer or buffer, an unknown flag or mode, and a length larger than any
+ *   object can be (above PTRDIFF_MAX) are RASIO_EINVAL (for the socket layer's I/O calls,
+ *   RASIO_IO_ERROR with rasio_sock_last_error() == RASIO_EINVAL), checked before anything
+ *   else happens. An option that does not apply to the socket is RASIO_ENOTSUP.
  * - Constructors return int and write the new object through an out-pointer.
  * - "Any thread" means the call is safe concurrently with the loop thread and with other
  *   callers; anything else is stated per function.

@@ -113,9 +113,10 @@ void rasio__stdin_level_again(rasio_event_t *ev) {
 
 int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t *count) {
   if (count != NULL) *count = 0;
-  /* A zero-length read could not tell data from the end of input: refused everywhere. */
+  /* A zero-length read could not tell data from the end of input: refused everywhere, as
+   * is a length larger than any object. */
   if (!rasio__event_valid(ev) || ev->kind != RASIO__KIND_STDIN || count == NULL ||
-      buf == NULL || len == 0)
+      buf == NULL || len == 0 || len > PTRDIFF_MAX)
     return RASIO_EINVAL;
   int rc = rasio__stdin_read(buf, len, count);
   if (rc == RASIO_EBADF) return 0; /* no stdin at all reads as end of input */

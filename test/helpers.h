@@ -63,6 +63,15 @@ bool th_under_wine(void);
 /* Descriptors (POSIX) or handles (Windows) this process has open now; -1 if unknown. */
 long th_open_handles(void);
 
+/* Descriptors that are not sockets, for the bad-argument sweep: a regular file (a temporary
+ * one, gone with its last close) and a pipe, as rasio_fd_t (a POSIX fd, a Windows HANDLE);
+ * th_close_other closes either. th_closed_fd is a number that named a socket a moment ago
+ * and names nothing now (POSIX: above the low numbers, so no new descriptor reuses it). */
+rasio_fd_t th_file_fd(void);
+void th_pipe(rasio_fd_t *rd, rasio_fd_t *wr);
+void th_close_other(rasio_fd_t fd);
+rasio_fd_t th_closed_fd(void);
+
 /* --- time and threads ------------------------------------------------------------------ */
 
 /* ms multiplied by RASIO_TEST_TIMEOUT_SCALE (slow hosts: valgrind, Wine). */

@@ -246,6 +246,41 @@ long th_open_handles(void) {
   return n;
 }
 
+rasio_fd_t th_file_fd(void) {
+  const char *dir = getenv("TMPDIR");
+  char path[512];
+  snprintf(path, sizeof path, "%s/rasio-file-XXXXXX", dir != NULL && dir[0] ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0) FAIL_OS("mkstemp");
+  unlink(path);
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) FAIL_OS("fcntl(FD_CLOEXEC)");
+  return fd;
+}
+
+void th_pipe(rasio_fd_t *rd, rasio_fd_t *wr) {
+  int fds[2];
+  if (pipe(fds) != 0) FAIL_OS("pipe");
+  for (int i = 0; i < 2; i++) {
+    set_nonblock(fds[i]);
+    if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) FAIL_OS("fcntl(FD_CLOEXEC)");
+  }
+  *rd = fds[0];
+  *wr = fds[1];
+}
+
+void th_close_other(rasio_fd_t fd) {
+  if (close((int)fd) != 0) FAIL_OS("close");
+}
+
+rasio_fd_t th_closed_fd(void) {
+  int s = new_socket(SOCK_STREAM);
+  int high = fcntl(s, F_DUPFD_CLOEXEC, 900);
+  if (high < 0) FAIL_OS("fcntl(F_DUPFD_CLOEXEC)");
+  close(s);
+  close(high);
+  return high;
+}
+
 /* --- time and threads ------------------------------------------------------------------- */
 
 void th_sleep_ms(unsigned ms) {

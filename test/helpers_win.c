@@ -528,3 +528,24 @@ int th_child_end(th_child_t *c, unsigned timeout_ms, char *why, size_t cap) {
   snprintf(why, cap, "ended by exception 0x%08lX", (unsigned long)code);
   return -1;
 }
+
+/* --- descriptors that are not sockets ------------------------------------------------------ */
+
+rasio_fd_t th_file_fd(void) { return (rasio_fd_t)temp_file("", 0); }
+
+void th_pipe(rasio_fd_t *rd, rasio_fd_t *wr) {
+  HANDLE r, w;
+  if (!CreatePipe(&r, &w, NULL, 0)) FAIL_WIN("CreatePipe");
+  *rd = (rasio_fd_t)r;
+  *wr = (rasio_fd_t)w;
+}
+
+void th_close_other(rasio_fd_t fd) {
+  if (!CloseHandle((HANDLE)fd)) FAIL_WIN("CloseHandle");
+}
+
+rasio_fd_t th_closed_fd(void) {
+  SOCKET s = new_socket(SOCK_STREAM);
+  th_close((rasio_fd_t)s);
+  return (rasio_fd_t)s;
+}

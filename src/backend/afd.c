@@ -302,7 +302,9 @@ static DWORD enable(rasio__win_t *w, const rasio__psn_reg_t *reg) {
   r->filter = reg->event_filter & (RASIO__SN_IN | RASIO__SN_OUT | RASIO__SN_HANGUP);
   r->trigger = reg->trigger_flags;
   r->consumed = 0;
-  r->enabled = true;
+  /* An empty filter registers the socket without polling it (win.c: an event created with
+   * nothing to arm gets its record, and so its allocation, at creation). */
+  r->enabled = r->filter != 0;
   undefer(afd_of(w), r);
   return update(r);
 }

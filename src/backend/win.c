@@ -106,11 +106,27 @@ static void post_remove(rasio_loop_t *loop, rasio_event_t *ev) {
   PostQueuedCompletionStatus(state_of(loop)->port, RASIO__SN_REMOVE, (ULONG_PTR)ev->token, NULL);
 }
 
+/* Whether s names a socket of this process now. The first registration asks before the
+ * provider sees s: a handle that is closed, or names a file or a pipe, is EBADF for
+ * rasio_event_new even when nothing is armed yet (registration is deferred then), and the
+ * AFD provider must never poll it (Wine 8's wineserver aborts on a poll naming a closed
+ * socket handle, taking every Wine process of the prefix with it). */
+static bool is_socket(rasio_fd_t fd) {
+  int type = 0, len = sizeof type;
+  return getsockopt((SOCKET)fd, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0;
+}
+
 static int enable(rasio_loop_t *loop, rasio_event_t *ev, uint32_t arm) {
-  /* Nothing to arm yet (opts.ready): register at the first re-arm instead. */
-  if (arm == 0 && !((uintptr_t)ev->be_data & WIN_REGISTERED)) return 0;
-  int rc = apply(loop, ev, arm != 0 ? RASIO__SN_OP_ENABLE : RASIO__SN_OP_DISABLE, arm);
-  if (rc == 0 && arm != 0) ev->be_data = (void *)(uintptr_t)WIN_REGISTERED;
+  bool registered = ((uintptr_t)ev->be_data & WIN_REGISTERED) != 0;
+  if (!registered && !is_socket(ev->fd)) return RASIO_EBADF;
+  /* Nothing to arm yet (opts.ready). PSN registers at the first re-arm instead. The AFD
+   * provider makes its record now, unpolled (an empty filter): the record is memory, and
+   * rasio_event_new can report ENOMEM, where a first re-arm failing for memory would leave
+   * an owner with an event that never fires (issue 9's allocation-failure runs). */
+  if (arm == 0 && !registered && state_of(loop)->provider != &rasio__provider_afd) return 0;
+  int rc = apply(loop, ev, arm != 0 || !registered ? RASIO__SN_OP_ENABLE : RASIO__SN_OP_DISABLE,
+                 arm);
+  if (rc == 0) ev->be_data = (void *)(uintptr_t)WIN_REGISTERED;
   return rc;
 }
 

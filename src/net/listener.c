@@ -145,6 +145,7 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   /* Connections share the listener's executor: another one for them cannot be honoured. */
   if (opts != NULL && opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox)
     return RASIO_EINVAL;
+  if (opts != NULL && opts->conn.read_size > PTRDIFF_MAX) return RASIO_EINVAL;
   rasio_fd_t fd;
   int rc = rasio_sock_listen_tcp(host, port, family, &fd, NULL);
   if (rc != 0) return rc;

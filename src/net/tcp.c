@@ -197,11 +197,11 @@ static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size
 }
 
 /* The sum of iov's lengths into *total; false for a list no caller can mean: a NULL base
- * with bytes to send, or lengths whose sum does not fit in size_t. */
+ * with bytes to send, or lengths whose sum is larger than any object (PTRDIFF_MAX). */
 static bool iov_total(const rasio_iovec_t *iov, size_t iovcnt, size_t *total) {
   size_t sum = 0;
   for (size_t i = 0; i < iovcnt; i++) {
-    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - sum) return false;
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > PTRDIFF_MAX - sum) return false;
     sum += iov[i].len;
   }
   *total = sum;
@@ -374,6 +374,7 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                       const rasio_tcp_opts_t *opts, rasio_tcp_t **out) {
   if (out != NULL) *out = NULL;
   if (loop == NULL || host == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && opts->read_size > PTRDIFF_MAX) return RASIO_EINVAL;
   rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
   if (c == NULL) return RASIO_ENOMEM;
   /* Disarmed at birth (ready = both): nothing fires until arm_attempts runs. */
@@ -467,7 +468,7 @@ void rasio__tcp_refuse(rasio_tcp_t *c) {
 /* --- the rest of the API --------------------------------------------------------------- */
 
 int rasio_tcp_expect(rasio_tcp_t *c, size_t n) {
-  if (c == NULL) return RASIO_EINVAL;
+  if (c == NULL || n > PTRDIFF_MAX) return RASIO_EINVAL; /* no buffer can be that large */
   if (n > c->rcap) {
     char *buf = rasio__realloc(c->rbuf, n);
     if (buf == NULL) return RASIO_ENOMEM;

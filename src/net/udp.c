@@ -72,6 +72,7 @@ int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int f
                    const rasio_udp_opts_t *opts, rasio_udp_t **out) {
   if (out != NULL) *out = NULL;
   if (loop == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && opts->read_size > PTRDIFF_MAX) return RASIO_EINVAL; /* no such buffer */
   rasio_udp_t *u = rasio__calloc(1, sizeof *u);
   if (u == NULL) return RASIO_ENOMEM;
   u->loop = loop;

@@ -100,7 +100,7 @@ int rasio__os_error(void) { return rasio__os_error_map(errno); }
 int rasio__os_error_map(int e) {
   switch (e) {
     case 0: return RASIO_OK;
-    case EINVAL: return RASIO_EINVAL;
+    case EINVAL: case EFAULT: return RASIO_EINVAL;
     case ENOMEM: case ENOBUFS: return RASIO_ENOMEM;
     case EBADF: case ENOTSOCK: return RASIO_EBADF;
     case EEXIST: return RASIO_EEXIST;
@@ -113,7 +113,7 @@ int rasio__os_error_map(int e) {
 #if EOPNOTSUPP != ENOTSUP
     case EOPNOTSUPP:
 #endif
-    case ENOSYS: return RASIO_ENOTSUP;
+    case ENOSYS: case ENOPROTOOPT: return RASIO_ENOTSUP;
     case ECONNREFUSED: return RASIO_ECONNREFUSED;
     case ECONNRESET: return RASIO_ECONNRESET;
     case ECONNABORTED: return RASIO_ECONNABORTED;

@@ -29,11 +29,13 @@ int rasio__sock_io_error(int code) {
 
 /* --- I/O: the argument checks; the calls are the OS file's ------------------------------ */
 
-/* Checks the arguments every I/O call shares and zeroes the count; IO_OK to go on. */
+/* Checks the arguments every I/O call shares and zeroes the count; IO_OK to go on. No
+ * object is larger than PTRDIFF_MAX, so a larger len is a caller's error, refused before
+ * the kernel would take or fault on it. */
 static int io_begin(const rasio_event_t *ev, const void *buf, size_t len, size_t *count) {
   if (count != NULL) *count = 0;
   if (count == NULL || !rasio__event_valid(ev) || ev->kind != RASIO__KIND_FD ||
-      (buf == NULL && len > 0))
+      (buf == NULL && len > 0) || len > PTRDIFF_MAX)
     return rasio__sock_io_error(RASIO_EINVAL);
   return RASIO_IO_OK;
 }
@@ -80,7 +82,7 @@ int rasio_sock_sendv(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt,
    * system call, like a NULL buffer of send. */
   size_t total = 0;
   for (size_t i = 0; i < iovcnt; i++) {
-    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > SIZE_MAX - total)
+    if ((iov[i].base == NULL && iov[i].len > 0) || iov[i].len > PTRDIFF_MAX - total)
       return rasio__sock_io_error(RASIO_EINVAL);
     total += iov[i].len;
   }
@@ -93,13 +95,37 @@ int rasio_sock_recvfrom(rasio_event_t *ev, void *buf, size_t len, rasio_addr_t *
   return rc != RASIO_IO_OK ? rc : rasio__sock_recvfrom(ev, buf, len, from, count);
 }
 
+/* A length that cannot hold the sockaddr it claims (EINVAL, as the kernel has it), rather
+ * than a well-formed address of a family rasio does not send to (EAFNOSUPPORT). */
+static bool addr_malformed(const rasio_addr_t *a) {
+  rasio__sa_family_t af;
+  size_t at = offsetof(struct sockaddr, sa_family);
+  if (a == NULL || a->len > sizeof a->u.raw || a->len < at + sizeof af) return true;
+  memcpy(&af, a->u.raw + at, sizeof af);
+  return (af == AF_INET && a->len < sizeof(struct sockaddr_in)) ||
+         (af == AF_INET6 && a->len < sizeof(struct sockaddr_in6));
+}
+
+/* Whether to is of another family than the socket's own address. */
+static bool family_differs(rasio_fd_t fd, const rasio_addr_t *to) {
+  rasio_addr_t local;
+  return rasio_sock_local_addr(fd, &local) == 0 &&
+         rasio__sock_addr_af(&local) != rasio__sock_addr_af(to);
+}
+
 int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len, const rasio_addr_t *to,
                       size_t *count) {
   int rc = io_begin(ev, buf, len, count);
   if (rc != RASIO_IO_OK) return rc;
   if (rasio__sock_addr_af(to) == AF_UNSPEC) /* refused before any system call */
-    return rasio__sock_io_error(to == NULL || to->len == 0 ? RASIO_EINVAL : RASIO_EAFNOSUPPORT);
-  return rasio__sock_sendto(ev, buf, len, to, count);
+    return rasio__sock_io_error(addr_malformed(to) ? RASIO_EINVAL : RASIO_EAFNOSUPPORT);
+  rc = rasio__sock_sendto(ev, buf, len, to, count);
+  /* An address of the other IP family is EAFNOSUPPORT on every OS (Wine says ENOTSUP);
+   * asked only once the call failed, so a datagram that goes out costs nothing more. */
+  if (rc == RASIO_IO_ERROR && rasio_sock_last_error() != RASIO_EAFNOSUPPORT &&
+      family_differs(ev->fd, to))
+    return rasio__sock_io_error(RASIO_EAFNOSUPPORT);
+  return rc;
 }
 
 int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer) {
@@ -483,7 +509,12 @@ static int sock_af(rasio_fd_t fd) {
   return af == AF_UNSPEC ? RASIO_EAFNOSUPPORT : af;
 }
 
+/* On anything but a stream socket: ENOTSUP. Asked first, since the systems disagree on
+ * what setting TCP_NODELAY on a UDP socket fails with (Linux ENOPROTOOPT, Wine EINVAL). */
 int rasio_sock_set_nodelay(rasio_fd_t fd, bool on) {
+  int type = 0, rc = get_int(fd, SOL_SOCKET, SO_TYPE, &type);
+  if (rc != 0) return rc;
+  if (type != SOCK_STREAM) return RASIO_ENOTSUP;
   return rasio__sock_set_int(fd, IPPROTO_TCP, TCP_NODELAY, on);
 }
 
