@@ -644,6 +644,20 @@ static void tcp_scenario(void) {
 
 TEST_T(alloc_fail_tcp, 120) { af_run("TCP listen, connect, accept, echo", tcp_scenario); }
 
+/* A fresh loop with a listener and one connection to it, both ends up, set up with no
+ * allocation failing (the scenarios that use it expose only what follows). */
+static void tcpf_pair(tcpf_t *f) {
+  tcpf_free(f);
+  f->loop = fresh_loop();
+  rasio_tcp_listener_opts_t lo = {.cb = &t_l_cb, .data = f};
+  CHECK_OK(rasio_tcp_listen(f->loop, "127.0.0.1", "0", RASIO_AF_INET4, &lo, &f->l));
+  rasio_addr_t a;
+  CHECK_OK(rasio_tcp_listener_addr(f->l, &a));
+  snprintf(f->port, sizeof f->port, "%u", (unsigned)rasio_addr_port(&a));
+  CHECK_OK(tcpf_connect(f));
+  CHECK(af_until(f->loop, NULL, t_both_up, f) && f->connected && f->srv != NULL);
+}
+
 /* --- writes that queue ----------------------------------------------------------------- */
 
 static bool t_srv_final(void *arg) { return ((tcpf_t *)arg)->srv_final; }
@@ -661,15 +675,7 @@ static bool t_srv_all(void *arg) {
  * else, may follow the accepted bytes. */
 static void write_queue_scenario(void) {
   static tcpf_t f;
-  tcpf_free(&f);
-  f.loop = fresh_loop();
-  rasio_tcp_listener_opts_t lo = {.cb = &t_l_cb, .data = &f};
-  CHECK_OK(rasio_tcp_listen(f.loop, "127.0.0.1", "0", RASIO_AF_INET4, &lo, &f.l));
-  rasio_addr_t a;
-  CHECK_OK(rasio_tcp_listener_addr(f.l, &a));
-  snprintf(f.port, sizeof f.port, "%u", (unsigned)rasio_addr_port(&a));
-  CHECK_OK(tcpf_connect(&f));
-  CHECK(af_until(f.loop, NULL, t_both_up, &f) && f.connected && f.srv != NULL);
+  tcpf_pair(&f);
   /* Small buffers: the client throttles soon. */
   (void)rasio_sock_set_sndbuf(rasio_tcp_fd(f.cli), 65536);
   (void)rasio_sock_set_rcvbuf(rasio_tcp_fd(f.srv), 65536);
@@ -738,15 +744,7 @@ static bool e_got(void *arg) {
  * goes on delivering as before; granted, data comes in chunks of exactly n. */
 static void expect_scenario(void) {
   static tcpf_t f;
-  tcpf_free(&f);
-  f.loop = fresh_loop();
-  rasio_tcp_listener_opts_t lo = {.cb = &t_l_cb, .data = &f};
-  CHECK_OK(rasio_tcp_listen(f.loop, "127.0.0.1", "0", RASIO_AF_INET4, &lo, &f.l));
-  rasio_addr_t a;
-  CHECK_OK(rasio_tcp_listener_addr(f.l, &a));
-  snprintf(f.port, sizeof f.port, "%u", (unsigned)rasio_addr_port(&a));
-  CHECK_OK(tcpf_connect(&f));
-  CHECK(af_until(f.loop, NULL, t_both_up, &f) && f.connected && f.srv != NULL);
+  tcpf_pair(&f);
   rasio_tcp_cb_t cb = t_cli_cb;
   cb.received = e_cli_received;
   rasio_tcp_set_callbacks(f.cli, &cb, &f);
