@@ -157,7 +157,6 @@ void rasio__fdtab_token_give(rasio_loop_t *loop, rasio_event_t *ev) {
   rasio__mutex_lock(&loop->fd_mu);
   slot_give(loop, ev);
   rasio__mutex_unlock(&loop->fd_mu);
-  ev->token = 0;
 }
 
 void rasio__fdtab_fini(rasio_loop_t *loop) {

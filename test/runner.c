@@ -429,7 +429,7 @@ static int run_all(const test_t **sel, size_t n, int jobs, tally_t *t) {
 
 /* --- the parent: the backend check ------------------------------------------------------ */
 
-static bool required(const char *backend) {
+bool rt_required(const char *backend) {
   const char *list = getenv("RASIO_REQUIRE");
   size_t len = strlen(backend);
   for (const char *p = list; p != NULL && *p != '\0'; p += strcspn(p, ",")) {
@@ -449,7 +449,7 @@ static int probe(const char *backend) {
 /* A backend that cannot run here: every test skipped loudly (exit 77, so ctest says "not
  * run" rather than "passed"), or one failure when CI requires that backend. */
 static int unavailable(const char *backend, int err, const test_t **sel, size_t n, tally_t *t) {
-  if (required(backend)) {
+  if (rt_required(backend)) {
     printf("FAIL: required backend %s unavailable: %s\n", backend, rasio_strerror(err));
     printf("0 passed, 1 failed\n");
     return 1;

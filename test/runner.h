@@ -55,6 +55,9 @@ void rt_child_cmd(rt_cmd_t *cmd, const char *name, const char *arg);
 void rt_set_self(const char *argv0);
 /* The runner's whole main(): the command line at the top of runner.c. */
 int rt_main(int argc, char **argv);
+/* Whether RASIO_REQUIRE (comma-separated backends) names backend: its absence is then a
+ * failure, not a skip. */
+bool rt_required(const char *backend);
 
 /* Portable side, for the process layer: keep captured bytes (bounded; the rest is dropped
  * and flagged, but the caller must keep reading so the child never blocks on a full pipe). */

@@ -239,16 +239,6 @@ static int campaign(uint64_t start, uint64_t count, uint64_t deadline) {
 
 /* --- the backend and the platform ---------------------------------------------------------------- */
 
-static bool required(const char *backend) {
-  const char *list = getenv("RASIO_REQUIRE");
-  size_t len = strlen(backend);
-  for (const char *p = list; p != NULL && *p != '\0'; p += strcspn(p, ",")) {
-    p += strspn(p, ", ");
-    if (strncmp(p, backend, len) == 0 && strchr(", ", p[len]) != NULL) return true;
-  }
-  return false;
-}
-
 /* 0, or the exit status: the backend cannot run here. */
 static int check_backend(void) {
   rasio_loop_t *loop = NULL;
@@ -259,7 +249,7 @@ static int check_backend(void) {
     return 0;
   }
   const char *name = cfg.backend ? cfg.backend : "default";
-  if (cfg.backend != NULL && required(cfg.backend)) {
+  if (cfg.backend != NULL && rt_required(cfg.backend)) {
     printf("FAIL: required backend %s unavailable: %s\n0 passed, 1 failed\n", name,
            rasio_strerror(err));
     return 1;
