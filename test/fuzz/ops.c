@@ -207,38 +207,34 @@ static void mark_eof(fz_rec_t *r) {
   fz_unlock();
 }
 
-/* Reads what is queued; false if the stream ended or failed. A short TCP read is the end
- * of this turn (rasio.h's short-read rule). */
-static bool read_some(fz_thread_t *t, fz_rec_t *r, rasio_event_t *ev, bool all) {
-  char buf[2048];
-  unsigned budget = all ? 256 : 1 + fz_below(&t->rng, 4);
-  for (unsigned i = 0; i < budget; i++) {
+/* Up to tries reads of want bytes (at most 4096): true at RETRY, at the end of the tries,
+ * or, with stop_short, at a short TCP read (the short-read rule); false at an error (the
+ * record is marked at EOF). */
+static bool read_up_to(fz_rec_t *r, rasio_event_t *ev, unsigned tries, size_t want,
+                       bool stop_short) {
+  char buf[4096];
+  for (unsigned i = 0; i < tries; i++) {
     size_t n = 0;
-    int rc = r->kind == FZ_UDP ? rasio_sock_recvfrom(ev, buf, sizeof buf, NULL, &n)
-                               : rasio_sock_recv(ev, buf, sizeof buf, &n);
+    int rc = r->kind == FZ_UDP ? rasio_sock_recvfrom(ev, buf, want, NULL, &n)
+                               : rasio_sock_recv(ev, buf, want, &n);
     if (rc == RASIO_IO_RETRY) return true;
     if (rc == RASIO_IO_ERROR) {
       mark_eof(r);
       return false;
     }
-    if (r->kind == FZ_TCP && n < sizeof buf) return true;
+    if (stop_short && r->kind == FZ_TCP && n < want) return true;
   }
   return true;
 }
 
+/* Reads what is queued, a little or (all) much; false if the stream ended or failed. */
+static bool read_some(fz_thread_t *t, fz_rec_t *r, rasio_event_t *ev, bool all) {
+  return read_up_to(r, ev, all ? 256 : 1 + fz_below(&t->rng, 4), 2048, true);
+}
+
 bool fz_drain_watched(fz_rec_t *r, rasio_event_t *ev) {
-  char buf[4096];
-  for (int i = 0; i < 4096; i++) {
-    size_t n = 0;
-    int rc = r->kind == FZ_UDP ? rasio_sock_recvfrom(ev, buf, sizeof buf, NULL, &n)
-                               : rasio_sock_recv(ev, buf, sizeof buf, &n);
-    if (rc == RASIO_IO_RETRY) return true;
-    if (rc == RASIO_IO_ERROR) {
-      mark_eof(r);
-      return false;
-    }
-  }
-  return true; /* still more: the probe's READ comes anyway */
+  /* Whatever is left after the tries: the probe's READ comes anyway. */
+  return read_up_to(r, ev, 4096, 4096, false);
 }
 
 /* Writes a little, or (fill) until the socket refuses; false if it failed. */
