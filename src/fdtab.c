@@ -15,8 +15,10 @@
  * dropped, never followed into freed or reused memory. Such reports exist: epoll keys a
  * registration by open file description, so if the owner dup()ed a subscribed socket and
  * closed the original under the subscription, EPOLL_CTL_DEL fails and the registration
- * lives on, reporting, as long as the duplicate is open (epoll(7), "Will closing a file
- * descriptor cause it to be removed from all epoll interest lists?"). Slots live in chunks
+ * lives on, reporting, as long as the duplicate is open. epoll(7), "Will closing a file
+ * descriptor cause it to be removed from all epoll interest lists?": "The file descriptor is
+ * removed from an interest list only after all the file descriptors referring to the
+ * underlying open file description have been closed." Slots live in chunks
  * that never move until the loop is freed, so the loop thread looks a token up without a
  * lock while other threads subscribe. A generation is 32 bits: a report would have to
  * outlive 2^32 reuses of its slot to be mistaken.
