@@ -125,8 +125,9 @@ enum {
  * ------------------------------------------------------------------------------------- */
 
 typedef struct rasio_loop_opts {
-  /* Backend name ("epoll", "kqueue", "psn", "afd"). NULL: the RASIO_BACKEND environment
-   * variable if set, else the best backend of this platform. */
+  /* Backend name ("epoll", "kqueue", "psn", "afd"; "psn-model", a test backend, only when
+   * named). NULL: the RASIO_BACKEND environment variable if set, else the best backend of
+   * this platform. */
   const char *backend;
 } rasio_loop_opts_t;
 
@@ -216,7 +217,8 @@ RASIO_API int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts
 /* Re-arm one direction of a ONESHOT event: arms READ iff READ is an interest and the event
  * is not readable (likewise WRITE). The owner must clear readable (writeable) *before*
  * calling, so a delivery that races the re-arm is not gated out. Nothing to arm: no syscall.
- * On persistent events it only informs backends that emulate edges (a no-op on epoll).
+ * On a persistent edge event it says the owner drained that direction: backends that
+ * emulate edges (Windows) arm it again, and it fails as for ONESHOT; elsewhere a no-op.
  * If the direction is already ready, the notification follows promptly (level re-arm).
  * Any thread. ESTATE after unsubscribe; EINVAL for a timer, signal or bad event. */
 RASIO_API int rasio_event_resubscribe_read(rasio_event_t *ev);

@@ -7,6 +7,11 @@
  * it lets go of the lock. The owner's resubscribe adds directions under the same lock. So
  * read and write are independent arms on every backend, and no re-arm is ever lost to
  * epoll's whole-mask MOD.
+ *
+ * Emulated edge. On a backend with RASIO__BE_EDGE_BY_ONESHOT a persistent edge event runs on
+ * the same oneshot arms: a report takes the direction out of ev->armed, and the owner's
+ * would-block (or short read) in that direction arms it again. The kernel is asked for
+ * level oneshot, so readiness that existed before a direction was armed is reported too.
  */
 #include <stdlib.h>
 
@@ -26,6 +31,12 @@ static int kind_of(uint32_t f) {
   return 0;
 }
 
+/* Does ev keep its directions in ev->armed, armed one report at a time (backend.h)? */
+static bool oneshot_arms(const rasio_event_t *ev) {
+  if (ev->flags & RASIO_ONESHOT) return true;
+  return (ev->flags & MODES) == 0 && (ev->loop->be->caps & RASIO__BE_EDGE_BY_ONESHOT);
+}
+
 /* Does ev go through backend arms (a socket, or stdin the kernel can watch)? */
 static bool kernel_armed(const rasio_event_t *ev) {
   return ev->kind == RASIO__KIND_FD ||
@@ -43,7 +54,7 @@ static int subscribe(rasio_event_t *ev, uint64_t nsec, uint32_t ready) {
   ready &= dirs;
   if (ready & RASIO_READ) atomic_store(&ev->readable, true);
   if (ready & RASIO_WRITE) atomic_store(&ev->writeable, true);
-  if (ev->flags & RASIO_ONESHOT) dirs &= ~ready;
+  if (oneshot_arms(ev)) dirs &= ~ready;
   int rc = rasio__fdtab_add(ev->loop, ev);
   /* Two threads subscribing one closed number: the loser must hear EBADF too, not EEXIST
    * for a registration that is about to fail. */
@@ -168,9 +179,10 @@ void rasio__event_ready(rasio_event_t *ev, uint32_t flags) {
   if (atomic_load_explicit(&ev->state, memory_order_acquire) != RASIO__ACTIVE) return;
   if (flags & RASIO__HUP) atomic_store_explicit(&ev->hup, true, memory_order_relaxed);
   uint32_t dirs = flags & DIRS;
-  uint32_t deliver = flags & RASIO_USER; /* never gated: the owner asked for it */
+  /* Never gated: the owner asked for USER; ERROR says an arm failed (retry below). */
+  uint32_t deliver = flags & (RASIO_USER | RASIO_ERROR);
   if (dirs != 0)
-    deliver |= (ev->flags & RASIO_ONESHOT) ? take_oneshot(ev, dirs) : take_persistent(ev, dirs);
+    deliver |= oneshot_arms(ev) ? take_oneshot(ev, dirs) : take_persistent(ev, dirs);
   if (deliver != 0) rasio__deliver(ev, deliver, 0);
 }
 
@@ -239,29 +251,32 @@ static int resubscribe(rasio_event_t *ev, uint32_t dirs) {
   if (atomic_load(&ev->writeable)) dirs &= ~(uint32_t)RASIO_WRITE;
   if (dirs == 0) return 0;
   if (!kernel_armed(ev)) return rasio__stdin_rearm(ev);
-  if (ev->flags & RASIO_ONESHOT) return arm(ev, dirs);
-  rasio__event_retry(ev, dirs);
-  return 0;
+  /* A kernel edge or level needs nothing: the kernel reports again by itself. */
+  return oneshot_arms(ev) ? arm(ev, dirs) : 0;
 }
 
 int rasio_event_resubscribe_read(rasio_event_t *ev) { return resubscribe(ev, RASIO_READ); }
 int rasio_event_resubscribe_write(rasio_event_t *ev) { return resubscribe(ev, RASIO_WRITE); }
 int rasio_event_resubscribe(rasio_event_t *ev) { return resubscribe(ev, DIRS); }
 
+/* The owner met would-block in dir: an emulated edge arms dir again (a no-op while it is
+ * still armed). A kernel edge needs nothing. Any thread. */
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir) {
-  const rasio__backend_t *be = ev->loop->be;
-  if (be->retry == NULL || (ev->flags & MODES) != 0) return; /* only emulated edges */
-  if (atomic_load(&ev->state) == RASIO__ACTIVE) be->retry(ev->loop, ev, dir);
+  if ((ev->flags & MODES) != 0 || !oneshot_arms(ev) || !kernel_armed(ev)) return;
+  int rc = arm(ev, dir & ev->flags);
+  /* The owner is about to wait for this direction: if it could not be armed, the wait
+   * would never end, so the owner hears RASIO_ERROR instead (ESTATE: unsubscribed). */
+  if (rc != 0 && rc != RASIO_ESTATE) rasio__loop_post_ready(ev->loop, ev, RASIO_ERROR);
 }
 
 /* A stream read came back short: the owner's turn ends there (rasio.h's short-read rule),
- * which a persistent edge must honour. An emulated edge re-polls, which also reports a
- * queued end of stream. A kernel edge (epoll ET, EV_CLEAR, PSN) that already reported the
- * end together with the data reports nothing more, so READ is posted once more and the
- * owner's next read sees the end. */
+ * which a persistent edge must honour. An emulated edge arms READ again, and the level
+ * oneshot arm reports data (or the end) that came meanwhile. A kernel edge (epoll ET,
+ * EV_CLEAR) that already reported the end together with the data reports nothing more, so
+ * READ is posted once more and the owner's next read sees the end. */
 void rasio__event_short_read(rasio_event_t *ev) {
   if ((ev->flags & MODES) != 0) return; /* a oneshot re-arm or a level report re-checks */
-  if (ev->loop->be->retry != NULL)
+  if (oneshot_arms(ev))
     rasio__event_retry(ev, RASIO_READ);
   else if (atomic_load_explicit(&ev->hup, memory_order_relaxed))
     rasio__loop_post_ready(ev->loop, ev, RASIO_READ);

@@ -15,7 +15,8 @@
 
 static int pick_backend(const char *name, const rasio__backend_t **out) {
   for (const rasio__backend_t *const *b = rasio__backends; *b != NULL; b++) {
-    if (name != NULL && strcmp((*b)->name, name) != 0) continue;
+    if (name != NULL ? strcmp((*b)->name, name) != 0 : ((*b)->caps & RASIO__BE_BY_NAME_ONLY))
+      continue;
     int rc = (*b)->probe();
     if (rc == 0) {
       *out = *b;

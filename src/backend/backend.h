@@ -17,6 +17,13 @@
  * report (epoll, PSN) sets RASIO__BE_ONESHOT_DISARMS_ALL and the core re-arms the
  * remaining directions itself, so read and write are independent arms everywhere.
  *
+ * A backend without a kernel edge that holds rasio's contract (the Windows port: PSN's edge
+ * misses readiness that exists at registration) sets RASIO__BE_EDGE_BY_ONESHOT. The core
+ * then runs an edge event on oneshot arms: ctl(ADD/ARM) get the exact directions, as for
+ * ONESHOT, and the core re-arms a direction when the owner meets would-block in it or
+ * reads short (rasio__event_retry, rasio__event_short_read). The backend must register such
+ * an event with a level oneshot trigger.
+ *
  * Threads: ctl() may be called from any thread, concurrently with wait() on the loop
  * thread; the core serialises ctl() per event (ev->arm_lock), never globally. wake() may be
  * called from any thread and from a signal handler: it must be async-signal-safe.
@@ -44,7 +51,8 @@ enum rasio__ctl_op {
 
 enum {
   RASIO__BE_ONESHOT_DISARMS_ALL = 1u << 0, /* a oneshot report disarms every direction */
-  RASIO__BE_EDGE_NEEDS_RETRY = 1u << 1     /* edge is emulated: needs retry() on RETRY */
+  RASIO__BE_EDGE_BY_ONESHOT = 1u << 1,     /* the core emulates edge with oneshot arms */
+  RASIO__BE_BY_NAME_ONLY = 1u << 2         /* a test backend: used only when named */
 };
 
 typedef struct rasio__backend {
@@ -61,8 +69,6 @@ typedef struct rasio__backend {
   int (*wait)(rasio_loop_t *loop, uint64_t timeout_ns);
   /* Makes a concurrent or the next wait() return. Async-signal-safe. */
   void (*wake)(rasio_loop_t *loop);
-  /* The socket layer saw would-block in direction dir on ev (NULL if not needed). */
-  void (*retry)(rasio_loop_t *loop, rasio_event_t *ev, uint32_t dir);
 } rasio__backend_t;
 
 /* The backends compiled into this build, best first, NULL-terminated. */

@@ -146,7 +146,6 @@ static const rasio__backend_t epoll_backend = {
     .ctl = ctl,
     .wait = wait_events,
     .wake = wake,
-    .retry = NULL,
 };
 
 const rasio__backend_t *const rasio__backends[] = {&epoll_backend, NULL};

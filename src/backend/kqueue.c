@@ -186,7 +186,6 @@ static const rasio__backend_t kqueue_backend = {
     .ctl = ctl,
     .wait = wait_events,
     .wake = wake,
-    .retry = NULL,
 };
 
 const rasio__backend_t *const rasio__backends[] = {&kqueue_backend, NULL};

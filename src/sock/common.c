@@ -42,8 +42,8 @@ static int io_begin(const rasio_event_t *ev, const void *buf, size_t len, size_t
 
 /* Classifies a failed call. Only would-block is RETRY (and, for writes, a transient lack of
  * buffers); everything else, including ENOTSOCK (WSAENOTSOCK), must be ERROR or an owner
- * loops forever on a dead socket. RETRY is told to the event: the AFD provider's edge
- * emulation re-polls a direction only after the owner has seen it would block. */
+ * loops forever on a dead socket. RETRY is told to the event: where edge is emulated
+ * (Windows), a direction is armed again only after the owner has seen it would block. */
 int rasio__sock_io_fail(rasio_event_t *ev, uint32_t dir, int err) {
   if (rasio__sock_would_block(err, dir)) {
     rasio__event_retry(ev, dir);

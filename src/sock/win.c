@@ -13,9 +13,9 @@
  *   a reference held for the process's lifetime. The backend's own WSAStartup/WSACleanup
  *   pairs stay balanced on top of it.
  * - Only WSAEWOULDBLOCK is RETRY (and WSAENOBUFS on writes). RETRY is also reported to the
- *   event (rasio__event_retry): the AFD provider emulates edge triggering by polling again
- *   only once the owner has seen would-block, so a persistent edge event on AFD depends on
- *   every I/O going through these calls.
+ *   event (rasio__event_retry): the Windows backend emulates edge triggering by arming a
+ *   direction again only once the owner has seen would-block, so a persistent edge event
+ *   on Windows depends on every I/O going through these calls (or on a resubscribe).
  * - An oversized datagram fails with WSAEMSGSIZE after filling the buffer: that is OK with
  *   the prefix, as on POSIX. UDP sockets have SIO_UDP_CONNRESET off, or an ICMP
  *   port-unreachable caused by an earlier sendto would fail a later recvfrom with
