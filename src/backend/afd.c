@@ -19,20 +19,26 @@
  * - Wine holds DISCONNECT back while unread data remains and reports a reset as ABORT.
  *
  * PSN semantics on top (one record per registered socket, one outstanding poll):
- * - ONESHOT: after one delivery the record is disabled until ENABLE.
+ * - LEVEL|ONESHOT: after one delivery the record is disabled until ENABLE.
  * - LEVEL|PERSISTENT: after a delivery the poll is re-issued at the next wait (re-issuing
  *   at once would spin: the condition holds until the owner acts).
- * - EDGE|PERSISTENT: delivered bits are "consumed" and not polled again until the socket
- *   layer reports would-block in that direction (rearm); a condition that came back by
- *   then completes the new poll at once. So edge needs I/O through rasio's socket calls.
- * - DISABLE cancels, and any packet dequeued while disabled is dropped (stricter than PSN,
- *   which may still deliver queued packets).
+ * - EDGE is refused (ERROR_NOT_SUPPORTED): the backend never asks for it (win.c).
+ * - DISABLE cancels, and a packet dequeued while disabled is dropped.
  * - REMOVE unlinks the record; once no poll is outstanding the provider posts a REMOVE
  *   packet itself. It owns every source of packets for the key, so REMOVE is the last.
  * - The registry is per port: the same socket registered twice on one port is one record.
  * One lock guards the registry and the records; ctl may run on any thread, wait's
  * translation runs on the loop thread.
+ *
+ * The same machinery, with strict set, is the psn-model provider: a test backend held to
+ * the least favourable reading of Microsoft's PSN documentation wherever the AFD provider
+ * is kinder, so the whole conformance suite can run against what PSN promises rather than
+ * against what AFD happens to do. Each difference is marked "strict:" below, with the
+ * sentence it models. It holds rasio to the documented contract; it proves nothing about
+ * what Windows really does (tools/rasio-probe.c asks that).
  */
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -55,9 +61,10 @@ typedef struct rec {
   void *key;
   UINT16 filter;
   UINT8 trigger;
-  UINT16 consumed; /* EDGE: SN bits delivered and not re-armed since */
-  ULONG polled;    /* AFD mask of the outstanding poll */
+  ULONG polled; /* AFD mask of the outstanding poll */
   bool enabled, polling, cancelling, removing, deferred;
+  bool silent; /* removing without a REMOVE packet (closed under the registration) */
+  bool reset;  /* strict: the connection was aborted (see sn_of) */
   helper_t *helper;
   IO_STATUS_BLOCK iosb; /* ApcContext: the packet's lpOverlapped */
   rasio__afd_poll_t poll;
@@ -65,8 +72,10 @@ typedef struct rec {
 
 typedef struct afd {
   SRWLOCK lock;
+  bool strict; /* the psn-model provider */
   rec_t **buckets;
   size_t nbuckets, count;
+  size_t polls; /* polls issued and not yet dequeued */
   helper_t *helpers;
   rec_t *deferred;
 } afd_t;
@@ -207,27 +216,36 @@ static DWORD base_socket(SOCKET s, SOCKET *base) {
   return WSAEINVAL;
 }
 
-static ULONG afd_mask(const rec_t *r) {
-  UINT16 want = r->filter & ~r->consumed;
-  ULONG m = 0;
-  if (want & RASIO__SN_IN) m |= RASIO__AFD_RECEIVE | RASIO__AFD_ACCEPT | RASIO__AFD_DISCONNECT;
-  if (want & RASIO__SN_HANGUP) m |= RASIO__AFD_DISCONNECT | RASIO__AFD_ABORT;
-  if (want & RASIO__SN_OUT) m |= RASIO__AFD_SEND;
-  if (!(r->consumed & RASIO__SN_ERR)) m |= RASIO__AFD_ABORT | RASIO__AFD_CONNECT_FAIL;
+/* strict: ERR only for a failed connect. HANGUP is "a stream-oriented connection was
+ * either disconnected or aborted" (SOCK_NOTIFY_REGISTRATION), so a reset is HANGUP; nothing
+ * documents that it also raises ERR. ABORT is always polled, to see resets (sn_of). */
+static ULONG afd_mask(const afd_t *a, const rec_t *r) {
+  if (a->strict && r->reset) return (r->filter & RASIO__SN_HANGUP) ? RASIO__AFD_ABORT : 0;
+  ULONG m = RASIO__AFD_CONNECT_FAIL | RASIO__AFD_ABORT;
+  if (r->filter & RASIO__SN_IN) m |= RASIO__AFD_RECEIVE | RASIO__AFD_ACCEPT;
+  if ((r->filter & RASIO__SN_IN) && !a->strict) m |= RASIO__AFD_DISCONNECT;
+  if (r->filter & RASIO__SN_HANGUP) m |= RASIO__AFD_DISCONNECT;
+  if (r->filter & RASIO__SN_OUT) m |= RASIO__AFD_SEND;
   return m;
 }
 
-static UINT16 sn_of(ULONG afd) {
+/* The SN bits of an AFD result, before the filter. strict: a peer's FIN is HANGUP alone (IN
+ * is "data can be read without blocking", and at the end of the stream there is none); a
+ * reset is HANGUP alone (after it neither a read nor a write succeeds, so neither IN nor
+ * OUT "can be done without blocking" in the least favourable reading). */
+static UINT16 sn_of(const afd_t *a, ULONG afd) {
+  if (a->strict && (afd & RASIO__AFD_ABORT)) return RASIO__SN_HANGUP;
   UINT16 sn = 0;
   if (afd & (RASIO__AFD_RECEIVE | RASIO__AFD_ACCEPT)) sn |= RASIO__SN_IN;
   if (afd & RASIO__AFD_SEND) sn |= RASIO__SN_OUT;
-  if (afd & RASIO__AFD_DISCONNECT) sn |= RASIO__SN_IN | RASIO__SN_HANGUP; /* recv gives 0 */
-  if (afd & RASIO__AFD_ABORT) sn |= RASIO__SN_HANGUP | RASIO__SN_ERR;
+  if (afd & (RASIO__AFD_DISCONNECT | RASIO__AFD_ABORT)) sn |= RASIO__SN_HANGUP;
+  if ((afd & RASIO__AFD_DISCONNECT) && !a->strict) sn |= RASIO__SN_IN; /* recv gives 0 */
+  if ((afd & RASIO__AFD_ABORT) && !a->strict) sn |= RASIO__SN_ERR;
   if (afd & RASIO__AFD_CONNECT_FAIL) sn |= RASIO__SN_ERR;
   return sn;
 }
 
-static DWORD issue(rec_t *r, ULONG mask) {
+static DWORD issue(afd_t *a, rec_t *r, ULONG mask) {
   r->poll.timeout.QuadPart = INT64_MAX;
   r->poll.count = 1;
   r->poll.exclusive = FALSE;
@@ -242,6 +260,7 @@ static DWORD issue(rec_t *r, ULONG mask) {
     return RtlNtStatusToDosError(st); /* no packet will come */
   r->polling = true;
   r->polled = mask;
+  a->polls++;
   return 0;
 }
 
@@ -253,21 +272,46 @@ static void cancel(rec_t *r) {
 }
 
 /* Brings the outstanding poll in line with the record's wishes. */
-static DWORD update(rec_t *r) {
-  ULONG want = r->enabled ? afd_mask(r) : 0;
+static DWORD update(afd_t *a, rec_t *r) {
+  ULONG want = r->enabled ? afd_mask(a, r) : 0;
   if (r->polling) {
     if (want & ~r->polled || want == 0) cancel(r); /* the completion re-issues */
     return 0;
   }
-  return want != 0 ? issue(r, want) : 0;
+  return want != 0 ? issue(a, r, want) : 0;
+}
+
+/* --- failure injection (psn-model only) -------------------------------------------------- */
+
+static struct {
+  atomic_uint op, how, count;
+} inject;
+
+void rasio__psn_model_fail(UINT8 op, int how, unsigned count) {
+  atomic_store(&inject.op, op);
+  atomic_store(&inject.how, (unsigned)how);
+  atomic_store(&inject.count, count);
+}
+
+/* Whether an entry with this op fails as how says; takes one from the count. */
+static bool injected(const afd_t *a, UINT8 op, int how) {
+  if (!a->strict || atomic_load(&inject.op) != op || atomic_load(&inject.how) != (unsigned)how)
+    return false;
+  unsigned n = atomic_load(&inject.count);
+  while (n != 0 && !atomic_compare_exchange_weak(&inject.count, &n, n == UINT_MAX ? n : n - 1)) {
+  }
+  return n != 0;
 }
 
 /* --- ctl --------------------------------------------------------------------------------- */
 
-static bool valid_trigger(UINT8 t) {
+/* "One of edge- or level-triggered must be supplied", and one of oneshot or persistent:
+ * exactly one bit of each pair. EDGE is refused on top (see the notes). */
+static DWORD check_trigger(UINT8 t) {
   bool shot = (t & RASIO__SN_ONESHOT) != 0, persist = (t & RASIO__SN_PERSISTENT) != 0;
   bool level = (t & RASIO__SN_LEVEL) != 0, edge = (t & RASIO__SN_EDGE) != 0;
-  return shot != persist && level != edge && (t & ~0x0F) == 0;
+  if (shot == persist || level == edge || (t & ~0x0F) != 0) return ERROR_INVALID_PARAMETER;
+  return edge ? ERROR_NOT_SUPPORTED : 0;
 }
 
 static DWORD create(rasio__win_t *w, const rasio__psn_reg_t *reg, rec_t **out) {
@@ -293,128 +337,149 @@ static DWORD create(rasio__win_t *w, const rasio__psn_reg_t *reg, rec_t **out) {
 }
 
 static DWORD enable(rasio__win_t *w, const rasio__psn_reg_t *reg) {
-  if (!valid_trigger(reg->trigger_flags)) return ERROR_INVALID_PARAMETER;
+  DWORD err = check_trigger(reg->trigger_flags);
+  if (err != 0) return err;
+  if (injected(afd_of(w), RASIO__SN_OP_ENABLE, RASIO__MODEL_FAIL_ENTRY)) return WSAENOBUFS;
   rec_t *r = find(afd_of(w), reg->socket);
   if (r == NULL) {
-    DWORD err = create(w, reg, &r);
+    err = create(w, reg, &r);
     if (err != 0) return err;
   }
   r->filter = reg->event_filter & (RASIO__SN_IN | RASIO__SN_OUT | RASIO__SN_HANGUP);
   r->trigger = reg->trigger_flags;
-  r->consumed = 0;
   /* An empty filter registers the socket without polling it (win.c: an event created with
    * nothing to arm gets its record, and so its allocation, at creation). */
   r->enabled = r->filter != 0;
   undefer(afd_of(w), r);
-  return update(r);
+  return update(afd_of(w), r);
 }
 
-static void post_remove(rasio__win_t *w, void *key) {
-  PostQueuedCompletionStatus(w->port, RASIO__SN_REMOVE, (ULONG_PTR)key, NULL);
+static void post(rasio__win_t *w, void *key, DWORD bits) {
+  (void)PostQueuedCompletionStatus(w->port, bits, (ULONG_PTR)key, NULL);
 }
 
-static DWORD remove_rec(rasio__win_t *w, rec_t *r) {
+/* Ends a record: at once if no poll is outstanding, else when its completion comes. With
+ * silent, no REMOVE packet is posted (the registration vanished, as on closesocket). */
+static void retire(rasio__win_t *w, rec_t *r, bool silent) {
   afd_t *a = afd_of(w);
   unlink_rec(a, r);
   undefer(a, r);
   r->enabled = false;
   r->removing = true;
+  r->silent = silent;
   if (r->polling) {
-    cancel(r); /* the completion posts REMOVE and frees */
-    return 0;
+    cancel(r); /* the completion finishes the job */
+    return;
   }
-  post_remove(w, r->key);
+  if (!silent) post(w, r->key, RASIO__SN_REMOVE);
   rec_free(r);
-  return 0;
+}
+
+/* strict: "When the socket descriptor used to register for notifications is closed using
+ * the closesocket function, its notifications are automatically deregistered. However,
+ * already-queued notifications might still be delivered." One such late packet is sent. */
+static void vanish(rasio__win_t *w, rec_t *r) {
+  bool late = afd_of(w)->strict && r->enabled;
+  void *key = r->key;
+  retire(w, r, true);
+  if (late) post(w, key, RASIO__SN_IN | RASIO__SN_OUT | RASIO__SN_HANGUP);
 }
 
 static DWORD apply(rasio__win_t *w, const rasio__psn_reg_t *reg) {
   if (reg->operation == RASIO__SN_OP_ENABLE) return enable(w, reg);
   rec_t *r = find(afd_of(w), reg->socket);
   if (r == NULL) return ERROR_NOT_FOUND;
-  if (reg->operation == RASIO__SN_OP_REMOVE) return remove_rec(w, r);
+  if (reg->operation == RASIO__SN_OP_REMOVE) {
+    /* An injected entry failure stands for the usual cause: the registration is already
+     * gone (closed under it), so no REMOVE packet will come. */
+    if (injected(afd_of(w), RASIO__SN_OP_REMOVE, RASIO__MODEL_FAIL_ENTRY)) {
+      vanish(w, r);
+      return ERROR_NOT_FOUND;
+    }
+    retire(w, r, false);
+    return 0;
+  }
   if (reg->operation != RASIO__SN_OP_DISABLE) return ERROR_INVALID_PARAMETER;
   r->enabled = false;
   undefer(afd_of(w), r);
-  return update(r);
+  return update(afd_of(w), r);
+}
+
+/* strict: a call-level failure, "nothing changed" (the ProcessSocketNotifications page:
+ * otherwise the return is an error code). */
+static bool call_fails(const afd_t *a, const rasio__psn_reg_t *regs, UINT32 n) {
+  for (UINT32 i = 0; i < n; i++)
+    if (injected(a, regs[i].operation, RASIO__MODEL_FAIL_CALL)) return true;
+  return false;
 }
 
 static DWORD ctl(rasio__win_t *w, rasio__psn_reg_t *regs, UINT32 n) {
   afd_t *a = afd_of(w);
   AcquireSRWLockExclusive(&a->lock);
-  for (UINT32 i = 0; i < n; i++) regs[i].registration_result = apply(w, &regs[i]);
+  bool fails = call_fails(a, regs, n);
+  for (UINT32 i = 0; i < n && !fails; i++) regs[i].registration_result = apply(w, &regs[i]);
   ReleaseSRWLockExclusive(&a->lock);
-  return 0; /* every failure is per entry: nothing here can fail the whole call */
-}
-
-static void rearm(rasio__win_t *w, SOCKET s, UINT16 bits) {
-  afd_t *a = afd_of(w);
-  AcquireSRWLockExclusive(&a->lock);
-  rec_t *r = find(a, s);
-  if (r != NULL && r->enabled && (r->trigger & RASIO__SN_EDGE)) {
-    /* Would-block in a direction ends its edge; a peer FIN is only seen with IN. ERR is
-     * terminal and stays consumed. */
-    if (bits & RASIO__SN_IN) bits |= RASIO__SN_HANGUP;
-    r->consumed &= ~bits;
-    (void)update(r);
-  }
-  ReleaseSRWLockExclusive(&a->lock);
+  return fails ? WSAENOBUFS : 0; /* the AFD provider fails only per entry */
 }
 
 /* --- completions ------------------------------------------------------------------------- */
 
-/* What the record wants after delivering sn. */
-static void after_delivery(afd_t *a, rec_t *r, UINT16 sn) {
-  if (r->trigger & RASIO__SN_ONESHOT) {
-    r->enabled = false; /* PSN: disabled until the next ENABLE */
-  } else if (r->trigger & RASIO__SN_LEVEL) {
-    defer(a, r);
-  } else {
-    r->consumed |= sn;
-    if (update(r) != 0) r->enabled = false;
-  }
+/* What the record wants after delivering. */
+static void after_delivery(afd_t *a, rec_t *r) {
+  if (r->trigger & RASIO__SN_ONESHOT) r->enabled = false; /* disabled until the next ENABLE */
+  else defer(a, r);
+}
+
+/* Whether the socket was closed under the poll: AFD says so unasked. */
+static bool closed_under(const rec_t *r) {
+  return NT_SUCCESS(r->iosb.Status) && r->poll.count > 0 &&
+         (r->poll.handles[0].events & RASIO__AFD_LOCAL_CLOSE);
 }
 
 /* The SN bits a finished poll reports (0: nothing to deliver). */
-static UINT16 outcome(rasio__win_t *w, rec_t *r) {
+static UINT16 outcome(const afd_t *a, const rec_t *r) {
   NTSTATUS st = r->iosb.Status;
   if (st == RASIO__STATUS_CANCELLED) return 0; /* a mask change or a disable */
   if (!NT_SUCCESS(st)) return RASIO__SN_ERR;   /* e.g. the socket handle went bad */
   if (r->poll.count == 0) return 0;
-  ULONG fired = r->poll.handles[0].events;
-  if (fired & RASIO__AFD_LOCAL_CLOSE) {
-    /* Closed under the registration: like PSN, the registration is gone without REMOVE. */
-    unlink_rec(afd_of(w), r);
-    undefer(afd_of(w), r);
-    r->removing = true;
-    return 0;
-  }
-  UINT16 sn = sn_of(fired) & (r->filter | RASIO__SN_ERR);
-  return (r->trigger & RASIO__SN_EDGE) ? sn & ~r->consumed : sn;
+  return sn_of(a, r->poll.handles[0].events) & (r->filter | RASIO__SN_ERR);
+}
+
+/* strict: after a reset the record polls only for HANGUP (afd_mask), and not at all while
+ * HANGUP is not in its filter: a reset nobody asked to hear of says nothing. */
+static void note_reset(const afd_t *a, rec_t *r) {
+  if (a->strict && r->iosb.Status == RASIO__STATUS_SUCCESS && r->poll.count > 0 &&
+      (r->poll.handles[0].events & RASIO__AFD_ABORT))
+    r->reset = true;
 }
 
 /* Handles one dequeued poll; true with *entry filled if it yields a notification. */
 static bool complete(rasio__win_t *w, rec_t *r, OVERLAPPED_ENTRY *entry) {
+  afd_t *a = afd_of(w);
   r->polling = r->cancelling = false;
-  if (r->removing) { /* REMOVE was asked for: this was the last poll, REMOVE goes last */
-    post_remove(w, r->key);
+  a->polls--;
+  if (r->removing) { /* REMOVE (or a close) came first: this was the last poll */
+    if (!r->silent) post(w, r->key, RASIO__SN_REMOVE);
     rec_free(r);
     return false;
   }
-  UINT16 sn = outcome(w, r);
-  if (r->removing) { /* closed locally: freed without a REMOVE packet */
-    rec_free(r);
+  if (closed_under(r)) {
+    vanish(w, r); /* like PSN: the registration is gone without REMOVE; r is freed */
     return false;
   }
-  if (!r->enabled) return false; /* disabled while the packet was on its way: drop it */
+  UINT16 sn = outcome(a, r);
+  note_reset(a, r);
+  /* A packet dequeued after a DISABLE is dropped. strict: "Notifications that have already
+   * been queued might still be delivered" after SOCK_NOTIFY_OP_DISABLE, so it is not. */
+  if (!r->enabled && !(a->strict && sn != 0)) return false;
   if (sn == 0) {
-    if (update(r) != 0) sn = RASIO__SN_ERR; /* nothing to report: poll again */
+    if (update(a, r) != 0) sn = RASIO__SN_ERR; /* nothing to report: poll again */
     if (sn == 0) return false;
   }
   entry->lpCompletionKey = (ULONG_PTR)r->key;
   entry->dwNumberOfBytesTransferred = sn;
   entry->lpOverlapped = NULL;
-  after_delivery(afd_of(w), r, sn);
+  after_delivery(a, r);
   return true;
 }
 
@@ -425,10 +490,26 @@ static ULONG flush_deferred(rasio__win_t *w, OVERLAPPED_ENTRY *out, ULONG max) {
   while (a->deferred != NULL && n < max) {
     rec_t *r = a->deferred;
     undefer(a, r);
-    if (!r->enabled || update(r) == 0) continue;
+    if (!r->enabled || update(a, r) == 0) continue;
     r->enabled = false;
     out[n++] = (OVERLAPPED_ENTRY){.lpCompletionKey = (ULONG_PTR)r->key,
                                   .dwNumberOfBytesTransferred = RASIO__SN_ERR};
+  }
+  return n;
+}
+
+/* Turns the raw entries out[from, from + raw) into PSN-shaped ones at out[from...]; the
+ * new count. In place: entries only shrink, so the write index never passes the read. */
+static ULONG translate(rasio__win_t *w, OVERLAPPED_ENTRY *out, ULONG from, ULONG raw) {
+  ULONG n = from;
+  for (ULONG i = from, end = from + raw; i < end; i++) {
+    OVERLAPPED_ENTRY e = out[i];
+    if (e.lpCompletionKey != RASIO__KEY_AFD) {
+      out[n++] = e; /* not ours: wakeups, REMOVE packets */
+      continue;
+    }
+    rec_t *r = (rec_t *)((char *)e.lpOverlapped - offsetof(rec_t, iosb));
+    if (complete(w, r, &out[n])) n++;
   }
   return n;
 }
@@ -444,18 +525,8 @@ static DWORD wait(rasio__win_t *w, OVERLAPPED_ENTRY *out, ULONG max, DWORD timeo
                       : 0;
   if (err != 0) return err;
   AcquireSRWLockExclusive(&a->lock);
-  /* Translated in place: entries only shrink, so the write index never passes the read. */
-  for (ULONG i = n, end = n + raw; i < end; i++) {
-    OVERLAPPED_ENTRY e = out[i];
-    if (e.lpCompletionKey != RASIO__KEY_AFD) {
-      out[n++] = e; /* not ours: wakeups, REMOVE packets */
-      continue;
-    }
-    rec_t *r = (rec_t *)((char *)e.lpOverlapped - offsetof(rec_t, iosb));
-    if (complete(w, r, &out[n])) n++;
-  }
+  *got = translate(w, out, n, raw);
   ReleaseSRWLockExclusive(&a->lock);
-  *got = n;
   return 0;
 }
 
@@ -468,7 +539,7 @@ static int probe(void) {
   return 0;
 }
 
-static int init(rasio__win_t *w) {
+static int init_strict(rasio__win_t *w, bool strict) {
   afd_t *a = rasio__calloc(1, sizeof *a);
   rec_t **buckets = rasio__calloc(MIN_BUCKETS, sizeof *buckets);
   if (a == NULL || buckets == NULL) {
@@ -477,17 +548,39 @@ static int init(rasio__win_t *w) {
     return RASIO_ENOMEM;
   }
   InitializeSRWLock(&a->lock);
+  a->strict = strict;
   a->buckets = buckets;
   a->nbuckets = MIN_BUCKETS;
   w->provider_state = a;
   return 0;
 }
 
-/* The loop is freed only once every event is disposed, so every record went through
- * REMOVE and every poll was dequeued: only the helper handles remain. */
+static int init(rasio__win_t *w) { return init_strict(w, false); }
+static int init_model(rasio__win_t *w) { return init_strict(w, true); }
+
+/* Every event is disposed when the loop is freed, so normally every record went through
+ * REMOVE and every poll was dequeued. A registration the backend gave up on (win.c: a
+ * REMOVE that kept failing on a socket rasio does not own) is still here: its poll is
+ * cancelled and awaited, for the kernel may write its status block until the packet comes.
+ * If it never comes the record is leaked rather than freed under the kernel. */
+static void drain(rasio__win_t *w) {
+  afd_t *a = afd_of(w);
+  for (size_t i = 0; i < a->nbuckets; i++) {
+    while (a->buckets[i] != NULL) retire(w, a->buckets[i], true);
+  }
+  OVERLAPPED_ENTRY entries[16];
+  for (int round = 0; a->polls > 0 && round < 100; round++) {
+    ULONG raw = 0;
+    if (rasio__win_dequeue(w->port, entries, 16, 10, &raw) != 0) break;
+    (void)translate(w, entries, 0, raw);
+  }
+}
+
 static void fini(rasio__win_t *w) {
   afd_t *a = afd_of(w);
-  for (helper_t *h = a->helpers, *next; h != NULL; h = next) {
+  drain(w);
+  /* With a poll still out, its record and helper handle are leaked (drain, above). */
+  for (helper_t *h = a->polls == 0 ? a->helpers : NULL, *next; h != NULL; h = next) {
     next = h->next;
     CloseHandle(h->handle);
     rasio__free(h);
@@ -499,10 +592,20 @@ static void fini(rasio__win_t *w) {
 
 const rasio__win_provider_t rasio__provider_afd = {
     .name = "afd",
+    .enable_empty = true,
     .probe = probe,
     .init = init,
     .fini = fini,
     .ctl = ctl,
     .wait = wait,
-    .rearm = rearm,
+};
+
+const rasio__win_provider_t rasio__provider_psn_model = {
+    .name = "psn-model",
+    .enable_empty = true,
+    .probe = probe,
+    .init = init_model,
+    .fini = fini,
+    .ctl = ctl,
+    .wait = wait,
 };

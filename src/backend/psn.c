@@ -1,11 +1,14 @@
 /* The ProcessSocketNotifications provider (Windows 11, Windows Server 2022 and later).
  *
  * The function is resolved at run time, never imported: a binary must still load where it
- * is missing (Windows 10), and Wine exports a stub that aborts the process when called
- * (ws2_32 has no such export there, so GetProcAddress returns NULL and the AFD provider is
- * used). It lives in mswsock.dll with ws2_32 forwarding to it on some versions, so both
- * are tried. PSN itself cannot wait alertably, so registrations go through it and waiting
- * goes through GetQueuedCompletionStatusEx.
+ * is missing. Windows 10 has no such export, and neither has Wine 8: GetProcAddress finds
+ * nothing there, so the AFD provider is used (a static import would load, then abort the
+ * process at the first call, with Wine's "unimplemented function" stub). Microsoft's page
+ * names Ws2_32.dll; some versions export it from mswsock.dll only, so both are tried, each
+ * loaded from the system directory alone (LOAD_LIBRARY_SEARCH_SYSTEM32): a DLL of that
+ * name beside the program or in the current directory is never picked up. PSN itself
+ * cannot wait alertably, so registrations go through it and waiting goes through
+ * GetQueuedCompletionStatusEx.
  */
 #include "backend/win.h"
 #include "internal.h"
@@ -13,7 +16,7 @@
 static rasio__psn_fn resolve(void) {
   static const wchar_t *const dlls[] = {L"ws2_32.dll", L"mswsock.dll"};
   for (int i = 0; i < 2; i++) {
-    HMODULE m = LoadLibraryW(dlls[i]);
+    HMODULE m = LoadLibraryExW(dlls[i], NULL, LOAD_LIBRARY_SEARCH_SYSTEM32);
     if (m == NULL) continue;
     FARPROC f = GetProcAddress(m, "ProcessSocketNotifications");
     if (f != NULL) return (rasio__psn_fn)(void (*)(void))f;
@@ -56,10 +59,10 @@ static DWORD wait(rasio__win_t *w, OVERLAPPED_ENTRY *out, ULONG max, DWORD timeo
 
 const rasio__win_provider_t rasio__provider_psn = {
     .name = "psn",
+    .enable_empty = false,
     .probe = probe,
     .init = init,
     .fini = fini,
     .ctl = ctl,
     .wait = wait,
-    .rearm = NULL,
 };
