@@ -69,6 +69,27 @@ TEST(conn_peer_reset_reported_through_write_arm) {
   fix_close(&f);
 }
 
+/* The same for a persistent edge event: READ was delivered (and the owner did not drain),
+ * WRITE was delivered and then met a full buffer. A reset must come as WRITE: PSN's HANGUP
+ * ("disconnected or aborted") is the only bit documented for it. */
+TEST(conn_peer_reset_edge_reported_through_write_arm) {
+  fix_t f;
+  fix_open(&f, RASIO_READ | RASIO_WRITE);
+  await_n(&f, RASIO_WRITE, 1);
+  put(f.peer, 1);
+  await_n(&f, RASIO_READ, 1);
+  CHECK_GT(th_fill(f.fd), 0);
+  rearm_write(f.ev); /* the owner saw would-block (th_fill is not rasio's send) */
+  /* A kernel edge may repeat WRITE with the READ edge (epoll does): count from here. */
+  th_sleep_ms(QUIET_MS);
+  size_t before = th_rec_count(&f.rec, f.ev, RASIO_WRITE);
+  th_close_rst(f.peer);
+  f.peer = RASIO_INVALID_FD;
+  await_n(&f, RASIO_WRITE, before + 1);
+  CHECK(th_so_error(f.fd) != 0 || th_send(f.fd, "x", 1) == -1);
+  fix_close(&f);
+}
+
 /* A connect to a port nobody listens on: the completion arrives (as WRITE where WRITE is an
  * interest) and SO_ERROR holds the failure. Windows retries a refused SYN for ~2 s, hence
  * the longer wait. */
@@ -214,5 +235,23 @@ TEST(conn_udp_empty_datagram_is_readable) {
   char buf[16];
   CHECK_EQ(th_recv(f.fd, buf, sizeof buf), 0); /* the empty datagram */
   CHECK_EQ(th_recv(f.fd, buf, sizeof buf), -1); /* and nothing more */
+  fix_close(&f);
+}
+
+/* A datagram that waits when the socket is subscribed, in the default (edge) mode: the
+ * subscription must report it. PSN's own edge would not ("The condition must change while
+ * the registration is enabled"), which is why the Windows backend does not use it. */
+TEST(conn_udp_edge_registered_with_datagram_waiting_reports_read) {
+  fix_t f;
+  fix_init_loop(&f);
+  uint16_t port, unused;
+  f.fd = th_udp(&port);
+  f.peer = th_udp(&unused);
+  CHECK_EQ(th_udp_send(f.peer, port, "early", 5), 5);
+  th_sleep_ms(50);
+  fix_sub(&f, RASIO_READ);
+  await_n(&f, RASIO_READ, 1);
+  char buf[16];
+  CHECK_EQ(th_recv(f.fd, buf, sizeof buf), 5);
   fix_close(&f);
 }
