@@ -46,7 +46,7 @@ SAN_ENV = ASAN_OPTIONS=halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stack
 WINDOWS_MISSING = $(strip $(if $(shell command -v $(MINGW_CC)),,$(MINGW_CC) not found) \
                           $(if $(shell command -v $(WINE)),,$(WINE) not found))
 comma := ,
-WINDOWS_REQUIRED = $(filter afd psn,$(subst $(comma), ,$(RASIO_REQUIRE)))
+WINDOWS_REQUIRED = $(filter afd psn psn-model,$(subst $(comma), ,$(RASIO_REQUIRE)))
 
 # ctest shows no output of a skipped test: after a run, each suite's skip reasons, counted.
 SKIP_SUMMARY = grep -h '^skipped: ' $(1)/Testing/Temporary/LastTest.log 2>/dev/null | \
