@@ -287,7 +287,7 @@ static bool failed_connect(SOCKET *out, int *so_error, cell_t *why) {
     FD_SET(s, &wr);
     FD_SET(s, &ex);
     struct timeval tv = {CONNECT_FAIL_MS / 1000, 0};
-    ok = select(0, NULL, &wr, &ex, &tv) == 1 && FD_ISSET(s, &ex);
+    ok = select(0, NULL, &wr, &ex, &tv) > 0 && FD_ISSET(s, &ex); /* failure: exceptfds */
     int len = sizeof *so_error;
     *so_error = 0;
     getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)so_error, &len);
