@@ -375,11 +375,12 @@ static void retire(rasio__win_t *w, rec_t *r, bool silent) {
   rec_free(r);
 }
 
-/* strict: "When the socket descriptor used to register for notifications is closed using
- * the closesocket function, its notifications are automatically deregistered. However,
- * already-queued notifications might still be delivered." One such late packet is sent. */
-static void vanish(rasio__win_t *w, rec_t *r) {
-  bool late = afd_of(w)->strict && r->enabled;
+/* The registration is gone without a REMOVE packet, as after closesocket: "its
+ * notifications are automatically deregistered. However, already-queued notifications
+ * might still be delivered. An automatic deregistration via closesocket won't generate a
+ * SOCK_NOTIFY_EVENT_REMOVE notification." With late set (the injected REMOVE failure,
+ * strict only), one such already-queued packet is sent after the fact. */
+static void vanish(rasio__win_t *w, rec_t *r, bool late) {
   void *key = r->key;
   retire(w, r, true);
   if (late) post(w, key, RASIO__SN_IN | RASIO__SN_OUT | RASIO__SN_HANGUP);
@@ -393,7 +394,7 @@ static DWORD apply(rasio__win_t *w, const rasio__psn_reg_t *reg) {
     /* An injected entry failure stands for the usual cause: the registration is already
      * gone (closed under it), so no REMOVE packet will come. */
     if (injected(afd_of(w), RASIO__SN_OP_REMOVE, RASIO__MODEL_FAIL_ENTRY)) {
-      vanish(w, r);
+      vanish(w, r, true);
       return ERROR_NOT_FOUND;
     }
     retire(w, r, false);
@@ -464,7 +465,7 @@ static bool complete(rasio__win_t *w, rec_t *r, OVERLAPPED_ENTRY *entry) {
     return false;
   }
   if (closed_under(r)) {
-    vanish(w, r); /* like PSN: the registration is gone without REMOVE; r is freed */
+    vanish(w, r, false); /* like PSN: gone without REMOVE; r is freed */
     return false;
   }
   UINT16 sn = outcome(a, r);
