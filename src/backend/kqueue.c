@@ -22,7 +22,8 @@
  *   EVFILT_WRITE fails on them anyway: "Note that this filter is not supported for vnodes".
  * - Registration errors are collected per change with EV_RECEIPT ("When passed as input,
  *   it forces EV_ERROR to always be returned. When a filter is successfully added the data
- *   field will be zero"); every change is applied whatever the others did. A registration
+ *   field will be zero"). The page does not say that the changes after a failed one are
+ *   still applied, so a change without a receipt counts as possibly applied. A registration
  *   that failed in part is undone, so a failed ADD or ARM leaves nothing behind that names
  *   the event (the core frees it after a failed ADD). Deleting a oneshot filter that
  *   already fired fails with ENOENT, which is expected.
@@ -170,11 +171,11 @@ static int receipt_error(const struct kevent *out) {
 }
 
 /* Receipts carry only EV_ERROR in flags and need not come in the order of the changes,
- * but a call has at most one change per filter, so the filter pairs them. */
+ * but a call has at most one change per filter of one descriptor, so these pair them. */
 static const struct kevent *receipt_for(const struct kevent *change, const struct kevent *out,
                                         int got) {
   for (int i = 0; i < got; i++)
-    if (out[i].filter == change->filter) return &out[i];
+    if (out[i].ident == change->ident && out[i].filter == change->filter) return &out[i];
   return NULL;
 }
 
