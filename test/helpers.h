@@ -68,6 +68,9 @@ long th_open_handles(void);
  * th_close_other closes either. th_closed_fd is a number that named a socket a moment ago
  * and names nothing now (POSIX: above the low numbers, so no new descriptor reuses it). */
 rasio_fd_t th_file_fd(void);
+/* The same, holding data[0, len) and positioned at its start (a file with something left to
+ * read, which kqueue, unlike epoll, would accept and report). */
+rasio_fd_t th_file_fd_holding(const void *data, size_t len);
 void th_pipe(rasio_fd_t *rd, rasio_fd_t *wr);
 void th_close_other(rasio_fd_t fd);
 rasio_fd_t th_closed_fd(void);

@@ -335,6 +335,8 @@ static int temp_file(const void *data, size_t len) {
   return fd;
 }
 
+rasio_fd_t th_file_fd_holding(const void *data, size_t len) { return temp_file(data, len); }
+
 /* adddup2 of a descriptor onto itself would leave it close-on-exec: move it if needed. */
 static int not_channel_fd(int fd) {
   if (fd != CHANNEL_FD) return fd;

@@ -388,6 +388,10 @@ static HANDLE temp_file(const void *data, size_t len) {
   return h;
 }
 
+rasio_fd_t th_file_fd_holding(const void *data, size_t len) {
+  return (rasio_fd_t)temp_file(data, len);
+}
+
 /* The handle the child gets as stdin (this process's copy); for a pipe, c->in keeps the
  * write end. */
 static HANDLE child_stdin(th_child_t *c, th_stdin_t in, const void *data, size_t len) {

@@ -255,6 +255,33 @@ SCENARIO(stdin_child_resubscribe_after_eof) {
   th_loop_end(loop);
 }
 
+/* Reads everything to end of input in sc.mode, then, with stdin already at its end,
+ * subscribes once in each mode: each gets READ and reads end of input. On a regular file
+ * this is the case kqueue cannot report ("Vnodes: Returns when the file pointer is not at
+ * the end of file"), so rasio must not leave it to kqueue. */
+SCENARIO(stdin_child_subscribe_at_eof) {
+  scenario_t sc = scenario_decode(arg);
+  rasio_loop_t *loop = started_loop();
+  reader_t r;
+  reader_init(&r, sc.len, sc.chunk);
+  r.mode = sc.mode;
+  reader_run(loop, &r);
+  CHECK(r.eof);
+  check_pattern(r.buf, r.len, sc.len);
+  free(r.buf);
+  static const uint32_t modes[] = {0, RASIO_ONESHOT, RASIO_LEVEL};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    reader_t again;
+    reader_init(&again, 0, sc.chunk);
+    again.mode = modes[i];
+    CHECK_GE(reader_run(loop, &again), 1);
+    CHECK(again.eof);
+    CHECK_EQ(again.len, 0);
+    free(again.buf);
+  }
+  th_loop_end(loop);
+}
+
 /* Subscriptions in sequence share one buffer: the first reads with first_chunk, then each
  * stops after stop_after chunks (0: the rest) until end of input; every byte must arrive
  * exactly once and in order. */
@@ -489,6 +516,31 @@ static void check_file_mode(uint32_t mode) {
 TEST_T(stdin_regular_file_oneshot, 40) { check_file_mode(RASIO_ONESHOT); }
 
 TEST_T(stdin_regular_file_level, 40) { check_file_mode(RASIO_LEVEL); }
+
+/* A regular file read to its end in each mode, then subscribed again at its end in each
+ * mode: READ and end of input every time (kqueue's read filter never fires there). */
+static void check_file_at_eof(uint32_t mode) {
+  scenario_t sc = {.len = 8 * 1024, .chunk = 1000, .mode = mode};
+  run_on_file("stdin_child_subscribe_at_eof", &sc);
+}
+
+TEST_T(stdin_regular_file_subscribe_at_eof_edge, 40) { check_file_at_eof(0); }
+
+TEST_T(stdin_regular_file_subscribe_at_eof_oneshot, 40) { check_file_at_eof(RASIO_ONESHOT); }
+
+TEST_T(stdin_regular_file_subscribe_at_eof_level, 40) { check_file_at_eof(RASIO_LEVEL); }
+
+/* The same on a pipe whose writer closed (the kernel reports its end in every mode). */
+TEST_T(stdin_pipe_subscribe_at_eof, 40) {
+  scenario_t sc = {.len = 8 * 1024, .chunk = 1000, .mode = RASIO_ONESHOT};
+  run_on_pipe("stdin_child_subscribe_at_eof", &sc, (feed_t){0});
+}
+
+/* An empty regular file: stdin is at its end from the start. */
+TEST_T(stdin_empty_regular_file_subscribe_at_eof, 40) {
+  scenario_t sc = {.len = 0, .chunk = 1000, .mode = RASIO_LEVEL};
+  run_on_file("stdin_child_subscribe_at_eof", &sc);
+}
 
 /* Late input on a pipe held open while a timer ticks (Pony 2f76af26d: the loop must not
  * block on stdin). */
