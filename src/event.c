@@ -31,16 +31,19 @@ static int kind_of(uint32_t f) {
   return 0;
 }
 
-/* Does ev keep its directions in ev->armed, armed one report at a time (backend.h)? */
-static bool oneshot_arms(const rasio_event_t *ev) {
-  if (ev->flags & RASIO_ONESHOT) return true;
-  return (ev->flags & MODES) == 0 && (ev->loop->be->caps & RASIO__BE_EDGE_BY_ONESHOT);
-}
-
 /* Does ev go through backend arms (a socket, or stdin the kernel can watch)? */
 static bool kernel_armed(const rasio_event_t *ev) {
   return ev->kind == RASIO__KIND_FD ||
          (ev->kind == RASIO__KIND_STDIN && ev->u.in.mode == RASIO__STDIN_BACKEND);
+}
+
+/* Does ev keep its directions in ev->armed, armed one report at a time (backend.h)? An
+ * emulated edge applies only to what the kernel arms: stdin's watcher is an edge source
+ * of its own. */
+static bool oneshot_arms(const rasio_event_t *ev) {
+  if (ev->flags & RASIO_ONESHOT) return true;
+  return (ev->flags & MODES) == 0 && (ev->loop->be->caps & RASIO__BE_EDGE_BY_ONESHOT) &&
+         kernel_armed(ev);
 }
 
 static int subscribe(rasio_event_t *ev, uint64_t nsec, uint32_t ready) {
@@ -262,7 +265,7 @@ int rasio_event_resubscribe(rasio_event_t *ev) { return resubscribe(ev, DIRS); }
 /* The owner met would-block in dir: an emulated edge arms dir again (a no-op while it is
  * still armed). A kernel edge needs nothing. Any thread. */
 void rasio__event_retry(rasio_event_t *ev, uint32_t dir) {
-  if ((ev->flags & MODES) != 0 || !oneshot_arms(ev) || !kernel_armed(ev)) return;
+  if ((ev->flags & MODES) != 0 || !oneshot_arms(ev)) return;
   int rc = arm(ev, dir & ev->flags);
   /* The owner is about to wait for this direction: if it could not be armed, the wait
    * would never end, so the owner hears RASIO_ERROR instead (ESTATE: unsubscribed). */
