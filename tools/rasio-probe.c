@@ -479,7 +479,8 @@ typedef struct peer_case {
  * events might be indicated regardless of registered event filter." The "Winsock socket
  * state notifications" sample reads ERR as "The socket was ungracefully reset or another
  * error occurred." Open: does FIN raise IN as well as HANGUP; does RST raise HANGUP, ERR or
- * both; does an OUT-only registration hear either (rasio maps a hang-up to READ only)?
+ * both; does an OUT-only registration hear either, and an OUT+HANGUP one (what rasio's
+ * Windows backend registers for a write-only arm)?
  * The edge rows show what the transition itself queues; the level rows, registered after
  * the act, show every condition that then holds. */
 static void q1_psn(const probe_t *p, const void *arg, cell_t *c) {
@@ -683,7 +684,7 @@ static void q5_afd(const probe_t *p, const void *arg, cell_t *c) {
  * automatically deregistered. However, already-queued notifications might still be
  * delivered. An automatic deregistration via closesocket won't generate a
  * SOCK_NOTIFY_EVENT_REMOVE notification." Open: does closesocket itself queue anything (on a
- * drained edge registration, rasio's default), and are packets queued before it delivered
+ * drained edge registration), and are packets queued before it delivered
  * (a level registration left undrained)? */
 static void q6_psn(const probe_t *p, const void *arg, cell_t *c) {
   bool edge = *(const bool *)arg;
@@ -783,6 +784,8 @@ static const peer_case_t rst_all_edge = {PEER_RST, SN_ALL, true, 0};
 static const peer_case_t rst_all_level = {PEER_RST, SN_ALL, false, 0};
 static const peer_case_t rst_out_edge = {PEER_RST, RASIO__SN_OUT, true, 0};
 static const peer_case_t rst_out_level = {PEER_RST, RASIO__SN_OUT, false, 0};
+static const peer_case_t fin_outhup_level = {PEER_FIN, RASIO__SN_OUT | RASIO__SN_HANGUP, false, 0};
+static const peer_case_t rst_outhup_level = {PEER_RST, RASIO__SN_OUT | RASIO__SN_HANGUP, false, 0};
 static const peer_case_t fin_afd_all = {PEER_FIN, 0, false, AFD_ALL};
 static const peer_case_t fin_afd_send = {PEER_FIN, 0, false, RASIO__AFD_SEND};
 static const peer_case_t rst_afd_all = {PEER_RST, 0, false, AFD_ALL};
@@ -808,12 +811,16 @@ static const row_t rows[] = {
         &fin_all_level),
     ROW("1", PSN, "peer FIN; OUT only, EDGE+PERSISTENT registered before", q1_psn, &fin_out_edge),
     ROW("1", PSN, "peer FIN; OUT only, LEVEL+ONESHOT registered after", q1_psn, &fin_out_level),
+    ROW("1", PSN, "peer FIN; OUT+HANGUP, LEVEL+ONESHOT registered after", q1_psn,
+        &fin_outhup_level),
     ROW("1", PSN, "peer RST; IN+OUT+HANGUP, EDGE+PERSISTENT registered before", q1_psn,
         &rst_all_edge),
     ROW("1", PSN, "peer RST; IN+OUT+HANGUP, LEVEL+ONESHOT registered after", q1_psn,
         &rst_all_level),
     ROW("1", PSN, "peer RST; OUT only, EDGE+PERSISTENT registered before", q1_psn, &rst_out_edge),
     ROW("1", PSN, "peer RST; OUT only, LEVEL+ONESHOT registered after", q1_psn, &rst_out_level),
+    ROW("1", PSN, "peer RST; OUT+HANGUP, LEVEL+ONESHOT registered after", q1_psn,
+        &rst_outhup_level),
     ROW("1", AFD, "peer FIN; poll of all bits (but CONNECT) after it", q1_afd, &fin_afd_all),
     ROW("1", AFD, "peer FIN; poll of SEND only after it", q1_afd, &fin_afd_send),
     ROW("1", AFD, "peer RST; poll of all bits (but CONNECT) after it", q1_afd, &rst_afd_all),
