@@ -29,8 +29,18 @@
 extern "C" {
 #endif
 
+/* RASIO_API marks the public functions: the only symbols the shared library exports (it is
+ * built with hidden visibility, or on Windows with dllexport, under RASIO_SHARED_BUILD).
+ * A Windows program that uses the DLL may define RASIO_DLL (CMake's rasio::rasio does) to
+ * call through dllimport; without it the import library serves ("Using __declspec(dllimport)
+ * is optional on function declarations, but the compiler produces more efficient code if
+ * you use this keyword": Microsoft, "Importing into an Application Using
+ * __declspec(dllimport)"; rasio exports functions only). A program linking the static
+ * library defines neither. */
 #if defined(_WIN32) && defined(RASIO_SHARED_BUILD)
 #define RASIO_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(RASIO_DLL)
+#define RASIO_API __declspec(dllimport)
 #elif defined(__GNUC__)
 #define RASIO_API __attribute__((visibility("default")))
 #else
