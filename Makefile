@@ -18,6 +18,11 @@
 #   make bench      Release build with the benchmarks into build-bench/, then bench/run.sh
 #                   quick (rasio vs libuv, libevent, libev and a raw epoll floor; a few
 #                   minutes); make bench-full: the same with >= 5 runs per row (see run.sh)
+#   make install    build, then install the header, both libraries, rasio.pc and the CMake
+#                   package into PREFIX (default /usr/local; DESTDIR is honoured)
+#   make consumer-check  install into a temporary prefix, then build and run a program
+#                   against it with pkg-config, find_package and add_subdirectory, shared
+#                   and static (test/consumer/run.sh)
 #   make clean      remove the build directories
 #
 # Environment the suites read: RASIO_REQUIRE=epoll makes an unavailable backend a failure
@@ -61,7 +66,10 @@ MAKEFLAGS += --no-print-directory
 DEMO_ARGS ?= --connections 64 --messages 2000
 ARGS ?=
 
-.PHONY: all build check check-windows sanitize tsan valgrind demo clean fuzz fuzz-tsan
+PREFIX ?= /usr/local
+
+.PHONY: all build check check-windows sanitize tsan valgrind demo clean fuzz fuzz-tsan \
+        install consumer-check
 
 all: build
 
@@ -137,6 +145,13 @@ valgrind:
 	$(CMAKE) --build build-valgrind -j$(JOBS)
 	RASIO_TEST_WRAPPER="$(VALGRIND)" RASIO_TEST_TIMEOUT_SCALE=$${RASIO_TEST_TIMEOUT_SCALE:-10} \
 	  $(call CTEST_RUN,build-valgrind)
+
+# cmake --install reads DESTDIR from the environment, as make's own install rules do.
+install: build
+	$(CMAKE) --install build --prefix $(PREFIX)
+
+consumer-check:
+	test/consumer/run.sh
 
 demo: build
 	./build/rasio-swarm $(DEMO_ARGS) $(ARGS)
