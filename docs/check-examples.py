@@ -56,7 +56,7 @@ def main(argv):
                 if r.returncode != 0:
                     failed += 1
                     print(f"{name}:{start}: the example does not compile:\n{r.stderr}")
-    print(f"check-examples: {count} programs compiled with {cc}, {failed} failed")
+    print(f"check-examples: {count} program(s) compiled with {cc}, {failed} failed")
     return 1 if failed or count == 0 else 0
 
 
