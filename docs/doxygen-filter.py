@@ -94,6 +94,7 @@ def filter_lines(lines):
         stripped = line.strip()
         if stripped.startswith("/*") and not stripped.startswith("/**"):
             end = comment_end(lines, i)
+            documents = False  # does this comment document the code under it?
             if first_comment:
                 first_comment = False
                 # The @file line's own words would be read as the file's name: the file
@@ -110,10 +111,12 @@ def filter_lines(lines):
                 nxt = lines[end + 1] if end + 1 < len(lines) else ""
                 if nxt.strip() and not DIRECTIVE.match(nxt):
                     out[i] = line.replace("/*", "/**", 1)
+                    documents = True
             shared = None
             # The declarations under this comment, up to a blank line or another comment.
             j = end + 1
-            while j < len(lines) and lines[j].strip() and not lines[j].strip().startswith("/*"):
+            while documents and j < len(lines) and lines[j].strip() and \
+                    not lines[j].strip().startswith("/*"):
                 d = decl_of(lines[j])
                 if d is not None:
                     if shared is None:
