@@ -171,3 +171,27 @@ bench-full:
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRASIO_BENCH=ON
 	$(CMAKE) --build build-bench -j$(JOBS)
 	BENCH_BUILD=$(CURDIR)/build-bench bench/run.sh full
+
+# The documentation: make docs generates the API reference from include/rasio.h's contract
+# comments with Doxygen (docs/Doxyfile) into build/docs/ (html/index.html). make docs-check
+# also fails on a public symbol without a comment (docs/check-api-docs.py), a dead relative
+# link or anchor in the Markdown files (docs/check-links.py) and a documented program that
+# does not compile (docs/check-examples.py). Debian: apt-get install doxygen python3.
+DOXYGEN ?= doxygen
+PYTHON ?= python3
+DOCS_OUT ?= build/docs
+RASIO_VERSION_STRING = $(shell sed -n 's/^\#define RASIO_VERSION_[A-Z]* \([0-9]*\).*/\1/p' \
+                         include/rasio.h | paste -sd. -)
+
+.PHONY: docs docs-check
+docs:
+	@command -v $(DOXYGEN) >/dev/null || \
+	  { echo "docs: $(DOXYGEN) not found (Debian: apt-get install doxygen)" >&2; exit 1; }
+	rm -rf $(DOCS_OUT) && mkdir -p $(DOCS_OUT)
+	RASIO_DOCS_OUT=$(DOCS_OUT) RASIO_VERSION=$(RASIO_VERSION_STRING) $(DOXYGEN) docs/Doxyfile
+	@echo "docs: $(DOCS_OUT)/html/index.html"
+
+docs-check: docs
+	$(PYTHON) docs/check-api-docs.py include/rasio.h $(DOCS_OUT)
+	$(PYTHON) docs/check-links.py
+	$(PYTHON) docs/check-examples.py

@@ -47,17 +47,18 @@ extern "C" {
 #define RASIO_API
 #endif
 
+/* The version of the API this header declares. */
 #define RASIO_VERSION_MAJOR 0
 #define RASIO_VERSION_MINOR 1
 #define RASIO_VERSION_PATCH 0
 
 /* A socket or file descriptor: an int on POSIX, a SOCKET on Windows. */
 typedef intptr_t rasio_fd_t;
-#define RASIO_INVALID_FD ((rasio_fd_t)-1)
+#define RASIO_INVALID_FD ((rasio_fd_t)-1) /* no socket: what fd accessors return for none */
 
-typedef struct rasio_loop rasio_loop_t;
-typedef struct rasio_event rasio_event_t;
-typedef struct rasio_mailbox rasio_mailbox_t;
+typedef struct rasio_loop rasio_loop_t;       /* a loop and its backend (rasio_loop_new) */
+typedef struct rasio_event rasio_event_t;     /* a source bound to an owner (rasio_event_new) */
+typedef struct rasio_mailbox rasio_mailbox_t; /* an executor's queue (rasio_mailbox_new) */
 
 /* ---------------------------------------------------------------------------------------
  * Errors
@@ -95,7 +96,7 @@ typedef struct rasio_mailbox rasio_mailbox_t;
   X(EOS, -28, "unexpected operating system error")
 
 enum {
-  RASIO_OK = 0,
+  RASIO_OK = 0, /* success; every other code is negative */
 #define RASIO__ERRNO_ENUM(name, value, msg) RASIO_##name = (value),
   RASIO_ERRNO_MAP(RASIO__ERRNO_ENUM)
 #undef RASIO__ERRNO_ENUM
@@ -134,6 +135,7 @@ enum {
  * re-arm and unsubscribe events on it.
  * ------------------------------------------------------------------------------------- */
 
+/* Options of rasio_loop_new; a zeroed struct (or NULL) gives the defaults. */
 typedef struct rasio_loop_opts {
   /* Backend name ("epoll", "kqueue", "psn", "afd"; "psn-model", a test backend, only when
    * named). NULL: the RASIO_BACKEND environment variable if set, else the best backend of
@@ -141,6 +143,7 @@ typedef struct rasio_loop_opts {
   const char *backend;
 } rasio_loop_opts_t;
 
+/* How long rasio_loop_run runs. */
 typedef enum rasio_run_mode {
   RASIO_RUN_DEFAULT = 0, /* until rasio_loop_stop() succeeds */
   RASIO_RUN_ONCE = 1,    /* one iteration; blocks until something happened */
@@ -190,6 +193,7 @@ RASIO_API uint64_t rasio_now_ns(void);
  * DISPOSED; arg is the number of coalesced deliveries for SIGNAL, else 0. */
 typedef void (*rasio_notify_fn)(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx);
 
+/* What rasio_event_new subscribes. Zero what is not needed (fd is read only for sockets). */
 typedef struct rasio_event_opts {
   /* The socket to watch (ignored for TIMER, SIGNAL and STDIN events). */
   rasio_fd_t fd;
@@ -203,8 +207,8 @@ typedef struct rasio_event_opts {
   /* Transfer the fd to rasio: it is closed after unsubscribe, before DISPOSED, on every
    * platform. A socket that is not transferred must not be closed before DISPOSED. */
   bool own_fd;
-  rasio_notify_fn notify;
-  void *ctx;
+  rasio_notify_fn notify; /* required: receives every notification of the event */
+  void *ctx;              /* notify's last argument; rasio_event_ctx() */
   /* NULL: inline executor (notify runs on the loop thread).
    * Otherwise notifications are posted to this mailbox and run where it is drained. */
   rasio_mailbox_t *mailbox;
@@ -293,8 +297,10 @@ RASIO_API int rasio_stdin_read(rasio_event_t *ev, void *buf, size_t len, size_t 
  * counts added). DISPOSED is delivered after anything merged with it.
  * ------------------------------------------------------------------------------------- */
 
+/* A function posted with rasio_mailbox_post; it runs on the draining thread. */
 typedef void (*rasio_mailbox_fn)(void *arg);
 
+/* Creates an empty mailbox. Any thread. Errors: EINVAL (NULL out), ENOMEM. */
 RASIO_API int rasio_mailbox_new(rasio_mailbox_t **out);
 
 /* Posts a user function to run on the draining thread, in FIFO order with notifications.
@@ -335,27 +341,32 @@ RASIO_API int rasio_mailbox_free(rasio_mailbox_t *mb);
 /* The I/O results (RASIO_ERROR is the notification flag, hence the IO_ prefix). */
 enum { RASIO_IO_OK = 0, RASIO_IO_RETRY = 1, RASIO_IO_ERROR = 2 };
 
+/* Address families, for the calls that take a family and for rasio_addr_family. */
 enum { RASIO_AF_ANY = 0, RASIO_AF_INET4 = 4, RASIO_AF_INET6 = 6 };
 
 /* A socket address (IPv4 or IPv6), as large as any the OS uses. */
 typedef struct rasio_addr {
   union {
-    uint8_t raw[128];
-    uint64_t align_;
-  } u;
+    uint8_t raw[128]; /* the address's bytes */
+    uint64_t align_;  /* aligns raw for any sockaddr */
+  } u;          /* the OS's socket address (a struct sockaddr), len bytes of it */
   uint32_t len; /* 0: no address */
 } rasio_addr_t;
 
 /* A gather-write segment; the layout of POSIX struct iovec. */
 typedef struct rasio_iovec {
-  const void *base;
-  size_t len;
+  const void *base; /* the segment's first byte */
+  size_t len;       /* its length in bytes */
 } rasio_iovec_t;
 
 /* The reason for this thread's last RASIO_ERROR from an I/O call (0 = stream end). */
 RASIO_API int rasio_sock_last_error(void);
 
+/* One read from a stream socket: OK with 0 < *count <= len (short: see the short-read
+ * rule above), RETRY, or ERROR (the end of the stream is ERROR with last error 0). len 0 is
+ * ERROR with RASIO_EINVAL: it could not tell data from the end. */
 RASIO_API int rasio_sock_recv(rasio_event_t *ev, void *buf, size_t len, size_t *count);
+/* One send: OK with the bytes the kernel took (possibly fewer than len), RETRY, or ERROR. */
 RASIO_API int rasio_sock_send(rasio_event_t *ev, const void *buf, size_t len, size_t *count);
 /* Gather write; a partial write is OK with a short count. At most 1024 segments; a segment
  * with a NULL base and a length, or lengths whose sum overflows size_t, are ERROR with
@@ -459,10 +470,11 @@ RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
  * Objects are noisy: they keep the loop running until they are gone.
  * ------------------------------------------------------------------------------------- */
 
-typedef struct rasio_tcp rasio_tcp_t;
-typedef struct rasio_tcp_listener rasio_tcp_listener_t;
-typedef struct rasio_udp rasio_udp_t;
+typedef struct rasio_tcp rasio_tcp_t;                   /* a TCP connection */
+typedef struct rasio_tcp_listener rasio_tcp_listener_t; /* a listening TCP socket */
+typedef struct rasio_udp rasio_udp_t;                   /* a bound UDP socket */
 
+/* A connection's callbacks; each runs on the connection's executor. */
 typedef struct rasio_tcp_cb {
   /* Client: the first attempt that succeeded won; the others were torn down. */
   void (*connected)(rasio_tcp_t *c);
@@ -481,6 +493,7 @@ typedef struct rasio_tcp_cb {
   void (*closed)(rasio_tcp_t *c);
 } rasio_tcp_cb_t;
 
+/* Options of a connection (rasio_tcp_connect, and a listener's conn); zero = defaults. */
 typedef struct rasio_tcp_opts {
   const rasio_tcp_cb_t *cb; /* copied; NULL members are skipped */
   void *data;               /* rasio_tcp_data() */
@@ -531,6 +544,7 @@ RASIO_API rasio_fd_t rasio_tcp_fd(const rasio_tcp_t *c);
 RASIO_API size_t rasio_tcp_queued(const rasio_tcp_t *c); /* bytes waiting to be sent */
 RASIO_API bool rasio_tcp_throttled(const rasio_tcp_t *c);
 
+/* A listener's callbacks; each runs on the listener's executor. */
 typedef struct rasio_tcp_listener_cb {
   /* A connection was accepted; it starts with conn's callbacks and data (the listener's
    * options), which rasio_tcp_set_callbacks may replace here. Return false to refuse it
@@ -551,9 +565,10 @@ typedef struct rasio_tcp_listener_cb {
   void (*accept_error)(rasio_tcp_listener_t *l, int err);
 } rasio_tcp_listener_cb_t;
 
+/* Options of rasio_tcp_listen; zero = defaults. */
 typedef struct rasio_tcp_listener_opts {
   const rasio_tcp_listener_cb_t *cb; /* copied; NULL members are skipped */
-  void *data;
+  void *data;                        /* rasio_tcp_listener_data() */
   rasio_mailbox_t *mailbox;   /* executor of the listener and its connections */
   size_t limit;               /* live connections at most (0: no limit) */
   /* Accepted connections' options: cb (copied at listen) and data are their callbacks and
@@ -574,6 +589,7 @@ RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
 /* The bound address; ESTATE once the listener is closing (its socket may be gone). */
 RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);
 
+/* A UDP socket's callbacks; each runs on the socket's executor. */
 typedef struct rasio_udp_cb {
   /* One datagram (possibly empty, or a prefix if larger than read_size). */
   void (*received)(rasio_udp_t *u, const void *data, size_t len, const rasio_addr_t *from);
@@ -581,10 +597,11 @@ typedef struct rasio_udp_cb {
   void (*closed)(rasio_udp_t *u);
 } rasio_udp_cb_t;
 
+/* Options of rasio_udp_bind; zero = defaults. */
 typedef struct rasio_udp_opts {
-  const rasio_udp_cb_t *cb;
-  void *data;
-  rasio_mailbox_t *mailbox;
+  const rasio_udp_cb_t *cb; /* copied; NULL members are skipped */
+  void *data;               /* rasio_udp_data() */
+  rasio_mailbox_t *mailbox; /* executor; NULL = inline */
   size_t read_size;   /* largest datagram delivered whole (default 65536, minimum 1) */
   size_t read_budget; /* datagrams per turn before yielding (default 64) */
 } rasio_udp_opts_t;
