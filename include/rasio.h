@@ -159,7 +159,10 @@ RASIO_API int rasio_loop_start(rasio_loop_t *loop);
 RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
 
 /* Frees the loop. EBUSY while it runs or while any event made on it is not destroyed.
- * Not concurrently with any other call on the loop. */
+ * Not concurrently with any other call on the loop. If rasio_tcp_connect resolved a host
+ * name on this loop, this joins the loop's resolver thread, so it waits for a lookup still
+ * running (one whose connection was closed meanwhile), as long as the system resolver
+ * takes. */
 RASIO_API int rasio_loop_free(rasio_loop_t *loop);
 
 /* The backend's name ("epoll", ...). Any thread. */

@@ -558,6 +558,7 @@ static bool t_echoed(void *arg) {
 }
 
 static bool t_cli_gone(void *arg) { return ((tcpf_t *)arg)->cli == NULL; }
+static bool t_cli_final(void *arg) { return ((tcpf_t *)arg)->cli_final; }
 
 static bool t_all_gone(void *arg) { return rasio_loop_noisy(((tcpf_t *)arg)->loop) == 0; }
 
@@ -594,6 +595,12 @@ static void tcpf_echo(tcpf_t *f, const char *msg) {
   if (f->cli == NULL || f->cli_final) return;
   size_t len = strlen(msg);
   int rc = rasio_tcp_write(f->cli, msg, len);
+  /* ESTATE: the connection already ended (a server that could not be set up closed its
+   * socket, and our end answered the FIN); its closed is on the way from the loop. */
+  if (rc == RASIO_ESTATE && rasio_tcp_fd(f->cli) == RASIO_INVALID_FD) {
+    AF_CHECK(af_until(f->loop, NULL, t_cli_final, f), "ESTATE, but closed never came");
+    return;
+  }
   AF_RC(rc, "rasio_tcp_write");
   if (rc == 0) bytes_add(&f->cli_sent, msg, len);
   AF_CHECK(af_until(f->loop, NULL, t_echoed, f), "the echo never came and no closed (a hang)");
