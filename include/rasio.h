@@ -454,8 +454,9 @@ RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
  * final callback (closed, or connect_failed for a client that never connected); the
  * object is freed by rasio right after it returns, so drop the pointer there.
  * The final callback never runs inside a call made by the owner (libuv's rule), for every
- * net object: a call that ends the object (close, hard_close, a write or send that fails,
- * the listener's close) only starts its end, and the final callback comes later from the
+ * net object: a call that ends the object (rasio_tcp_close, rasio_tcp_hard_close, a
+ * rasio_tcp_write that fails, rasio_udp_close, rasio_tcp_listener_close; a UDP send error
+ * ends nothing) only starts its end, and the final callback comes later from the
  * loop, through the object's executor, once rasio has let go of every socket and timer of
  * the object. So user data may be freed inside the final callback while the function that
  * called close still uses it, and a loop over connections that closes each needs no saved
