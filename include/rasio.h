@@ -172,7 +172,10 @@ RASIO_API int rasio_loop_start(rasio_loop_t *loop);
 RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
 
 /* Frees the loop. EBUSY while it runs or while any event made on it is not destroyed.
- * Not concurrently with any other call on the loop. */
+ * Not concurrently with any other call on the loop. If rasio_tcp_connect resolved a host
+ * name on this loop, this joins the loop's resolver thread, so it waits for a lookup still
+ * running (one whose connection was closed meanwhile), as long as the system resolver
+ * takes. */
 RASIO_API int rasio_loop_free(rasio_loop_t *loop);
 
 /* The backend's name ("epoll", ...). Any thread. */
@@ -395,7 +398,9 @@ RASIO_API int rasio_sock_sendto(rasio_event_t *ev, const void *buf, size_t len,
  * - RASIO_EINVAL: a bad argument (nothing was called). */
 RASIO_API int rasio_sock_accept(rasio_event_t *listener, rasio_fd_t *out, rasio_addr_t *peer);
 
-/* Listening sockets. host NULL or "" = wildcard; port "0" = ephemeral. family is
+/* Listening sockets. May block: a host name is resolved (getaddrinfo) on the calling
+ * thread; a numeric address, NULL or "" never waits. host NULL or "" = wildcard; port
+ * "0" = ephemeral. family is
  * RASIO_AF_ANY/INET4/INET6. SO_REUSEADDR is set on POSIX (restart despite TIME_WAIT) and
  * for UDP; not for TCP on Windows, where it would let another socket steal a live port
  * (Windows allows the restart anyway). On success *out is the socket and, if
@@ -410,7 +415,10 @@ RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int fami
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
 
-/* Starts a connect to the addresses host resolves to, in parallel: at most max attempts
+/* May block: a host name is resolved (getaddrinfo) on the calling thread, which may wait
+ * for DNS; a numeric address, NULL or "" never waits. rasio_tcp_connect resolves names
+ * off the calling thread.
+ * Starts a connect to the addresses host resolves to, in parallel: at most max attempts
  * start, and each one's event is written to events[]. Each event is made from tmpl with fd
  * set and own_fd forced on (flags should hold WRITE: a connect's completion, success or
  * failure, arrives as WRITE; rasio_sock_error tells which). Returns the number of attempts
@@ -463,10 +471,24 @@ RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
  * State machines over the event contract, driven by callbacks. Each object runs on one
  * executor (inline on the loop thread, or a mailbox); every callback runs there, and every
  * call on the object must be made there too (a listener's connections share its
- * executor). Creation may happen on any thread. Callbacks may run inside calls such as
- * write (a write that fails closes the connection). Every object ends with exactly one
+ * executor). Creation may happen on any thread. Every object ends with exactly one
  * final callback (closed, or connect_failed for a client that never connected); the
- * object is freed by rasio some time after it returns, so drop the pointer there.
+ * object is freed by rasio right after it returns, so drop the pointer there.
+ * The final callback never runs inside a call made by the owner (libuv's rule), for every
+ * net object: a call that ends the object (rasio_tcp_close, rasio_tcp_hard_close, a
+ * rasio_tcp_write that fails, rasio_udp_close, rasio_tcp_listener_close; a UDP send error
+ * ends nothing) only starts its end, and the final callback comes later from the
+ * loop, through the object's executor, once rasio has let go of every socket and timer of
+ * the object. So user data may be freed inside the final callback while the function that
+ * called close still uses it, and a loop over connections that closes each needs no saved
+ * `next`. Between that call and the final callback, calls on the object are harmless:
+ * write is ESTATE, close and hard_close do nothing, accessors say "closed".
+ * Other callbacks may run inside calls: received inside unmute, throttled inside write.
+ * Blocking: no call of the net layer waits on the network, with one exception: the listen
+ * and bind calls given a host name (not a numeric address, NULL or "") resolve it on the
+ * calling thread, where getaddrinfo may wait for DNS (pass a numeric address from the loop
+ * thread). rasio_tcp_connect resolves a host name on a thread of the loop's own (made at
+ * the first name, joined by rasio_loop_free); numeric addresses need no lookup.
  * Objects are noisy: they keep the loop running until they are gone.
  * ------------------------------------------------------------------------------------- */
 
@@ -500,13 +522,28 @@ typedef struct rasio_tcp_opts {
   rasio_mailbox_t *mailbox; /* executor; NULL = inline */
   size_t read_size;         /* read buffer bytes (default 16 KiB, minimum 1) */
   size_t read_budget;       /* bytes read per turn before yielding (default 64 KiB) */
+  /* The graceful close's deadline, from rasio_tcp_close (or the peer's FIN) on: a
+   * connection still closing after it (the peer never sent its FIN, or never read the
+   * rest of the queue) is hard-closed. 0: the default, 10 s; RASIO_TCP_NO_TIMEOUT: none
+   * (the close waits for the peer as long as it takes). */
+  uint64_t close_timeout_ns;
 } rasio_tcp_opts_t;
 
+/* close_timeout_ns: a graceful close waits for the peer without a deadline. */
+#define RASIO_TCP_NO_TIMEOUT UINT64_MAX
+
 /* Starts a client connection, attempting every address host resolves to in parallel.
+ * Never blocks: a numeric host (or NULL / "": this host) is parsed here and its attempts
+ * start at once; a host name is resolved on the loop's resolver thread (one per loop,
+ * lookups in turn), and the attempts start on the executor once it answers.
  * Returns 0 (the outcome arrives as connected or connect_failed), or the reason nothing
- * could be attempted (nothing is created): EINVAL (bad argument or port), ENOTFOUND (the
- * name does not resolve), ENOMEM, EMFILE, or an address's immediate failure; as
- * rasio_sock_connect_tcp. *out is set before any callback can run. */
+ * could be attempted (nothing is created): EINVAL (bad argument or port), ENOMEM, EMFILE,
+ * EOS (no resolver thread could be made), or an address's immediate failure; as
+ * rasio_sock_connect_tcp. For a host name, a failed lookup (ENOTFOUND: the name does not
+ * resolve) and every later failure arrive as connect_failed. Closing the connection while
+ * its name is being resolved is fine: its only callback is `closed`, and the resolver's
+ * answer is dropped (rasio_loop_free waits for a lookup still running). *out is set
+ * before any callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
 /* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
@@ -520,7 +557,7 @@ RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char
  *   nothing of this call was sent or queued and the connection is unchanged; the caller
  *   may try again.
  * - ENOMEM after the kernel took a prefix: the rest could not be queued, so the stream
- *   cannot go on in order: the connection was hard-closed (closed ran before the return).
+ *   cannot go on in order: the connection was hard-closed (closed follows from the loop).
  * - Another code: the socket failed (the reason from rasio_sock_last_error); the
  *   connection was hard-closed likewise. */
 RASIO_API int rasio_tcp_write(rasio_tcp_t *c, const void *data, size_t len);
@@ -530,10 +567,13 @@ RASIO_API int rasio_tcp_expect(rasio_tcp_t *c, size_t n);
 /* A muted connection does not read (so it does not notice a peer close) until unmuted. */
 RASIO_API void rasio_tcp_mute(rasio_tcp_t *c);
 RASIO_API void rasio_tcp_unmute(rasio_tcp_t *c);
-/* Graceful close: flush queued writes, send FIN, wait for the peer's FIN, then closed.
- * A muted connection is closed hard. */
+/* Graceful close: flush queued writes, send FIN, wait for the peer's FIN, then closed;
+ * after close_timeout_ns (default 10 s) the connection is hard-closed instead. A muted
+ * connection, or a client not connected yet, is closed hard. closed comes from the loop
+ * later, never inside this call. */
 RASIO_API void rasio_tcp_close(rasio_tcp_t *c);
-/* Immediate close: queued writes are dropped; closed runs before this returns. */
+/* Immediate close: queued writes are dropped and the socket closed; closed comes from the
+ * loop later (never inside this call). */
 RASIO_API void rasio_tcp_hard_close(rasio_tcp_t *c);
 /* Replaces the callbacks and user data (e.g. inside the listener's accepted). */
 RASIO_API void rasio_tcp_set_callbacks(rasio_tcp_t *c, const rasio_tcp_cb_t *cb, void *data);
@@ -578,7 +618,8 @@ typedef struct rasio_tcp_listener_opts {
   rasio_tcp_opts_t conn;
 } rasio_tcp_listener_opts_t;
 
-/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). Errors: EINVAL
+/* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). May block: a
+ * host name is resolved on the calling thread (a numeric address never waits). Errors: EINVAL
  * (bad argument, port not in 0..65535: see rasio_sock_listen_tcp), what listening fails
  * with (ENOTFOUND, EADDRINUSE...), ENOMEM. */
 RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
@@ -606,7 +647,8 @@ typedef struct rasio_udp_opts {
   size_t read_budget; /* datagrams per turn before yielding (default 64) */
 } rasio_udp_opts_t;
 
-/* Binds (host NULL = wildcard, port "0" = ephemeral). Errors: EINVAL (bad argument, port not
+/* Binds (host NULL = wildcard, port "0" = ephemeral). May block: a host name is resolved on
+ * the calling thread (a numeric address never waits). Errors: EINVAL (bad argument, port not
  * in 0..65535: see rasio_sock_listen_udp), what binding fails with, ENOMEM. */
 RASIO_API int rasio_udp_bind(rasio_loop_t *loop, const char *host, const char *port, int family,
                              const rasio_udp_opts_t *opts, rasio_udp_t **out);

@@ -158,7 +158,13 @@ struct rasio_loop {
   rasio_event_t *sig_head;   /* signal subscribers, under sig_mu */
   int sig_slot;              /* index in the signal registry's loop table, or -1 */
   unsigned sig_gen_seen;
+
+  /* The net layer's resolver thread (src/net/resolver.c), made on first use. */
+  _Atomic(struct rasio__resolver *) resolver;
 };
+
+/* src/net/resolver.c: stops and joins the loop's resolver thread, if it has one. */
+void rasio__resolver_fini(rasio_loop_t *loop);
 
 /* loop.c */
 bool rasio__on_loop_thread(const rasio_loop_t *loop);

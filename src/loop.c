@@ -259,6 +259,7 @@ int rasio_loop_free(rasio_loop_t *loop) {
   if (loop == NULL) return RASIO_EINVAL;
   if (atomic_load(&loop->running) || atomic_load(&loop->live) > 0) return RASIO_EBUSY;
   if (atomic_exchange(&loop->started, false)) rasio__thread_join(loop->thread);
+  rasio__resolver_fini(loop);
   rasio__signal_fini(loop);
   rasio__timer_fini(loop);
   rasio__fdtab_fini(loop);

@@ -62,7 +62,8 @@ static void maybe_done(echo_t *e) {
     if (e->sig[i] != NULL) (void)rasio_event_unsubscribe(e->sig[i]);
 }
 
-/* closed runs inside each close and frees the entry: step before closing. */
+/* closed (which frees the entry) comes later, from the loop, never inside a close; saving
+ * next first costs nothing and keeps the loop independent of that rule. */
 static void close_all(echo_t *e, void (*close_fn)(rasio_tcp_t *)) {
   for (conn_t *c = e->conns, *next; c != NULL; c = next) {
     next = c->next;

@@ -94,7 +94,8 @@ static void maybe_close_listener(swarm_t *s) {
   rasio_tcp_listener_close(s->listener);
 }
 
-/* Hard-closes everything; each object's final callback runs inside hard_close. */
+/* Hard-closes everything; each object's final callback follows from the loop (and closes
+ * the listener once the last is gone). */
 static void teardown(swarm_t *s) {
   if (s->tearing_down) return;
   s->tearing_down = true;

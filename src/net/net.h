@@ -20,4 +20,42 @@ void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
  * without). */
 int rasio__sock_io_error(int code);
 
+/* --- name resolution (src/sock/common.c) ------------------------------------------------ */
+
+/* A TCP connect as rasio_sock_connect_tcp, but only when host needs no lookup (NULL, "" or
+ * a numeric address): then it never waits on DNS and returns what rasio_sock_connect_tcp
+ * would. For a host name it starts nothing, sets *name and returns 0. */
+int rasio__sock_connect_numeric(rasio_loop_t *loop, const char *host, const char *port,
+                                int family, const rasio_event_opts_t *tmpl,
+                                rasio_event_t **events, size_t max, bool *name);
+/* Resolves host/port for a TCP connect, as rasio_sock_connect_tcp does (it may block):
+ * 0 with the addresses in *res (an opaque list), or a RASIO_E* code. */
+int rasio__sock_resolve_tcp(const char *host, const char *port, int family, void **res);
+/* rasio_sock_connect_tcp's attempts over an already resolved list (not consumed). */
+int rasio__sock_connect_res(rasio_loop_t *loop, void *res, const rasio_event_opts_t *tmpl,
+                            rasio_event_t **events, size_t max);
+void rasio__sock_res_free(void *res);
+
+/* --- the resolver thread (src/net/resolver.c) ------------------------------------------- */
+
+typedef struct rasio__lookup rasio__lookup_t;
+/* A lookup of host/port (copied) on loop's resolver thread, started on first use; not
+ * queued yet. 0, ENOMEM, or EOS (no thread could be made). Any thread. */
+int rasio__lookup_new(rasio_loop_t *loop, const char *host, const char *port, int family,
+                      rasio__lookup_t **out);
+/* Queues the lookup; when it is resolved, wake gets a USER notification (rasio_event_post)
+ * unless the owner released the lookup first. The owner's last touch of its object on a
+ * creating thread: the notification may run at once on the executor. */
+void rasio__lookup_submit(rasio__lookup_t *lk, rasio_event_t *wake);
+/* On the executor after the USER notification: starts the connect attempts on the result as
+ * rasio__sock_connect_res (a failed lookup returns its RASIO_E* code); ESTATE if the lookup
+ * is not done. */
+int rasio__lookup_connect(rasio__lookup_t *lk, rasio_loop_t *loop, const rasio_event_opts_t *tmpl,
+                          rasio_event_t **events, size_t max);
+/* The owner lets go (whether or not it was resolved). Once this returns, the resolver
+ * never touches wake again, so the owner may unsubscribe it. */
+void rasio__lookup_release(rasio__lookup_t *lk);
+/* Test seam: every lookup waits ns before it resolves (0: no wait). */
+void rasio__resolver_test_delay(uint64_t ns);
+
 #endif

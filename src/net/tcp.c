@@ -10,12 +10,19 @@
  * is gather-sent on WRITE; when it drains, `unthrottled` fires.
  * Closing: close() flushes the queue, shuts the write side and keeps reading until the
  * peer's FIN; a peer FIN does the same from the other end (queued bytes still go out).
- * hard_close() unsubscribes at once. The object is freed when its final callback has run
- * and every event it made has been disposed.
+ * hard_close() unsubscribes at once. A graceful close has a deadline (close_timeout_ns):
+ * a timer made when closing begins hard-closes a connection whose peer never sends its FIN
+ * (or never reads what is left to flush).
+ * The final callback (closed, or connect_failed) runs at the DISPOSED of the object's last
+ * event, never inside a call of the owner's (libuv's rule: the caller's frame, and the
+ * user data it holds, stay valid until the call returns); the object is freed right after
+ * it returns.
  *
  * A client starts with one event per address; they are created disarmed and armed from
  * the executor (through a USER notification), so no callback can run while the creating
- * thread is still filling in the connection.
+ * thread is still filling in the connection. A host name is resolved on the loop's
+ * resolver thread first (resolver.c): a "wake" event, a timer that never expires, carries
+ * the result back as a USER notification on the executor, where the attempts start.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +35,7 @@
 #define DEFAULT_READ_BUDGET (64 * 1024)
 #define MAX_ATTEMPTS 16
 #define IOV_BATCH 64
+#define DEFAULT_CLOSE_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 
 typedef struct chunk {
   struct chunk *next;
@@ -46,6 +54,12 @@ struct rasio_tcp {
   size_t n_attempts;   /* client attempts still undecided */
   size_t live_events;  /* events not disposed yet */
   int last_err;
+  rasio_event_t *wake;      /* client: carries the resolver's answer (NULL when disposed) */
+  rasio__lookup_t *lookup;  /* client: the name being resolved, until it is answered */
+  rasio_event_t *deadline;  /* the graceful close's deadline timer (NULL when disposed) */
+  uint64_t close_timeout_ns;
+  bool failed;              /* the final callback is connect_failed(final_err), not closed */
+  int final_err;
 
   char *rbuf;
   size_t rcap, rlen, expect, read_budget;
@@ -73,6 +87,8 @@ static rasio_tcp_t *conn_new(rasio_loop_t *loop, const rasio_tcp_opts_t *o, rasi
   c->loop = loop;
   c->mailbox = mb;
   c->read_budget = o != NULL && o->read_budget > 0 ? o->read_budget : DEFAULT_READ_BUDGET;
+  c->close_timeout_ns =
+      o != NULL && o->close_timeout_ns > 0 ? o->close_timeout_ns : DEFAULT_CLOSE_TIMEOUT_NS;
   rasio_tcp_set_callbacks(c, o != NULL ? o->cb : NULL, o != NULL ? o->data : NULL);
   return c;
 }
@@ -87,25 +103,60 @@ static void drop_queue(rasio_tcp_t *c) {
   c->queued = 0;
 }
 
+/* Runs at a DISPOSED (the executor, outside any call of the owner's): once every event is
+ * gone, the final callback, then the free. */
 static void maybe_free(rasio_tcp_t *c) {
   if (!c->done || c->live_events > 0) return;
+  if (c->failed) {
+    if (c->cb.connect_failed != NULL) c->cb.connect_failed(c, c->final_err);
+  } else if (c->cb.closed != NULL) {
+    c->cb.closed(c);
+  }
+  /* After closed: a listener at its limit accepts the next connection now, and its
+   * owner must hear of this one's end first. */
+  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
   drop_queue(c);
   rasio__free(c->rbuf);
   rasio__free(c);
 }
 
+/* Ends the connection: every event is unsubscribed (rasio closes the sockets); the final
+ * callback follows at the last DISPOSED (maybe_free). */
 static void hard_close(rasio_tcp_t *c) {
   if (c->done) return;
   c->done = true;
+  if (c->lookup != NULL) { /* the resolver lets go of wake before it is unsubscribed */
+    rasio__lookup_release(c->lookup);
+    c->lookup = NULL;
+  }
+  if (c->wake != NULL) rasio_event_unsubscribe(c->wake);
+  if (c->deadline != NULL) rasio_event_unsubscribe(c->deadline);
   for (size_t i = 0; i < c->n_attempts; i++) rasio_event_unsubscribe(c->attempts[i]);
   c->n_attempts = 0;
-  if (c->ev != NULL) rasio_event_unsubscribe(c->ev); /* rasio closes the socket */
+  if (c->ev != NULL) rasio_event_unsubscribe(c->ev);
   drop_queue(c);
   c->readable = c->writeable = false;
-  if (c->cb.closed != NULL) c->cb.closed(c);
-  /* After closed: a listener at its limit accepts the next connection now, and its
-   * owner must hear of this one's end first. */
-  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
+}
+
+/* A client that will never connect: connect_failed(err) is its final callback. */
+static void connect_fail(rasio_tcp_t *c, int err) {
+  c->failed = true;
+  c->final_err = err;
+  hard_close(c);
+}
+
+/* A graceful close began: hard-close it if it is not over by close_timeout_ns
+ * (UINT64_MAX: never). Without a timer there would be no bound, so none is a hard close. */
+static void arm_deadline(rasio_tcp_t *c) {
+  if (c->deadline != NULL || c->close_timeout_ns == UINT64_MAX) return;
+  rasio_event_opts_t t = {.flags = RASIO_TIMER, .nsec = c->close_timeout_ns, .noisy = true,
+                          .notify = notify, .ctx = c, .mailbox = c->mailbox};
+  if (rasio_event_new(c->loop, &t, &c->deadline) != 0) {
+    c->deadline = NULL;
+    hard_close(c);
+    return;
+  }
+  c->live_events++;
 }
 
 static void try_shutdown(rasio_tcp_t *c) {
@@ -114,12 +165,12 @@ static void try_shutdown(rasio_tcp_t *c) {
     hard_close(c);
     return;
   }
-  if (c->whead != NULL) return; /* flush first */
-  if (!c->shut_wr) {
+  if (c->whead == NULL && !c->shut_wr) { /* flushed: send our FIN */
     c->shut_wr = true;
     (void)rasio_sock_shutdown(rasio_event_fd(c->ev));
   }
-  if (c->peer_shut) hard_close(c);
+  if (c->whead == NULL && c->peer_shut) hard_close(c);
+  else arm_deadline(c); /* waiting for the peer: to read the rest, or for its FIN */
 }
 
 /* --- writing ----------------------------------------------------------------------- */
@@ -366,8 +417,54 @@ static void attempt_notify(rasio_tcp_t *c, rasio_event_t *ev, uint32_t flags) {
   if (err != 0) c->last_err = err;
   rasio_event_unsubscribe(ev);
   if (c->connected || c->done || c->n_attempts > 0) return;
-  c->done = true;
-  if (c->cb.connect_failed != NULL) c->cb.connect_failed(c, c->last_err);
+  connect_fail(c, c->last_err);
+}
+
+/* The template of a client's attempts: disarmed at birth (ready = both), so nothing fires
+ * until arm_attempts runs on the executor. */
+static rasio_event_opts_t attempt_tmpl(rasio_tcp_t *c) {
+  return (rasio_event_opts_t){.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                              .noisy = true, .notify = notify, .ctx = c,
+                              .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
+}
+
+/* wake's USER notification: the resolver answered; the attempts start here, on the
+ * executor, as rasio_tcp_connect would have started them for a numeric host. */
+static void resolved(rasio_tcp_t *c) {
+  rasio_event_opts_t tmpl = attempt_tmpl(c);
+  int n = rasio__lookup_connect(c->lookup, c->loop, &tmpl, c->attempts, MAX_ATTEMPTS);
+  if (n == RASIO_ESTATE) return; /* not answered yet (no other post reaches wake) */
+  rasio__lookup_release(c->lookup);
+  c->lookup = NULL;
+  rasio_event_unsubscribe(c->wake);
+  if (n <= 0) {
+    connect_fail(c, n < 0 ? n : RASIO_EOS);
+    return;
+  }
+  c->n_attempts = (size_t)n;
+  c->live_events += (size_t)n;
+  arm_attempts(c);
+}
+
+/* A host name: resolved on the loop's resolver thread, the answer delivered to wake. */
+static int connect_by_name(rasio_tcp_t *c, const char *host, const char *port,
+                           rasio_tcp_t **out) {
+  rasio__lookup_t *lk;
+  int rc = rasio__lookup_new(c->loop, host, port, RASIO_AF_ANY, &lk);
+  if (rc != 0) return rc;
+  /* A timer that never expires: it exists to be posted to (and to keep the loop alive). */
+  rasio_event_opts_t w = {.flags = RASIO_TIMER, .nsec = UINT64_MAX, .noisy = true,
+                          .notify = notify, .ctx = c, .mailbox = c->mailbox};
+  rc = rasio_event_new(c->loop, &w, &c->wake);
+  if (rc != 0) {
+    rasio__lookup_release(lk);
+    return rc;
+  }
+  c->lookup = lk;
+  c->live_events = 1;
+  *out = c;
+  rasio__lookup_submit(lk, c->wake); /* the last touch of c on this thread */
+  return 0;
 }
 
 int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
@@ -377,12 +474,12 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
   if (opts != NULL && opts->read_size > PTRDIFF_MAX) return RASIO_EINVAL;
   rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
   if (c == NULL) return RASIO_ENOMEM;
-  /* Disarmed at birth (ready = both): nothing fires until arm_attempts runs. */
-  rasio_event_opts_t tmpl = {.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
-                             .noisy = true, .notify = notify, .ctx = c,
-                             .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
-  int n = rasio_sock_connect_tcp(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts, MAX_ATTEMPTS);
-  if (n <= 0) { /* the reason nothing started: unresolved, out of descriptors... */
+  rasio_event_opts_t tmpl = attempt_tmpl(c);
+  bool name;
+  int n = rasio__sock_connect_numeric(loop, host, port, RASIO_AF_ANY, &tmpl, c->attempts,
+                                      MAX_ATTEMPTS, &name);
+  if (name && (n = connect_by_name(c, host, port, out)) == 0) return 0;
+  if (n <= 0) { /* the reason nothing started: a bad port, out of descriptors... */
     rasio__free(c->rbuf);
     rasio__free(c);
     return n < 0 ? n : RASIO_EOS;
@@ -398,6 +495,9 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
 /* --- the event's notifications --------------------------------------------------------- */
 
 static void disposed(rasio_tcp_t *c, rasio_event_t *ev) {
+  /* Forgotten before the memory goes: a later event may get the same address. */
+  if (ev == c->wake) c->wake = NULL;
+  if (ev == c->deadline) c->deadline = NULL;
   (void)rasio_event_destroy(ev);
   c->live_events--;
   maybe_free(c);
@@ -408,6 +508,14 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   rasio_tcp_t *c = ctx;
   if (flags & RASIO_DISPOSED) {
     disposed(c, ev);
+    return;
+  }
+  if (ev == c->wake) {
+    if ((flags & RASIO_USER) && !c->done) resolved(c);
+    return;
+  }
+  if (ev == c->deadline) {
+    if ((flags & RASIO_TIMER) && !c->done) hard_close(c); /* the peer never finished */
     return;
   }
   if (ev != c->ev) {

@@ -55,8 +55,11 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   (void)arg;
   rasio_udp_t *u = ctx;
   if (flags & RASIO_DISPOSED) {
+    /* The final callback, here rather than inside rasio_udp_close: never inside a call
+     * of the owner's (rasio.h). */
     (void)rasio_event_destroy(ev);
-    udp_free(u); /* closed ran before the unsubscribe that led here */
+    if (u->cb.closed != NULL) u->cb.closed(u);
+    udp_free(u);
     return;
   }
   if (u->done) return;
@@ -110,8 +113,7 @@ int rasio_udp_send(rasio_udp_t *u, const void *data, size_t len, const rasio_add
 void rasio_udp_close(rasio_udp_t *u) {
   if (u == NULL || u->done) return;
   u->done = true;
-  rasio_event_unsubscribe(u->ev);
-  if (u->cb.closed != NULL) u->cb.closed(u);
+  rasio_event_unsubscribe(u->ev); /* `closed` follows at its DISPOSED */
 }
 
 void *rasio_udp_data(const rasio_udp_t *u) { return u != NULL ? u->data : NULL; }

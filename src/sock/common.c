@@ -9,6 +9,7 @@
 #endif
 
 #include "sock/sock.h"
+#include "net/net.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -436,6 +437,12 @@ static int connect_attempt(rasio_loop_t *loop, struct addrinfo *ai,
   return rc;
 }
 
+static bool connect_args_ok(rasio_loop_t *loop, const char *port, int family,
+                            const rasio_event_opts_t *tmpl, rasio_event_t **events, size_t max) {
+  return loop != NULL && port != NULL && family_ok(family) && tmpl_ok(tmpl) && events != NULL &&
+         max > 0;
+}
+
 /* Every resolved address, up to max, is tried at once (Happy-Eyeballs without the stagger);
  * the owner keeps the first that completes and disposes the rest. Capping at max keeps every
  * attempt in the owner's array: none can reach it only through notify. The resolver's order
@@ -443,18 +450,12 @@ static int connect_attempt(rasio_loop_t *loop, struct addrinfo *ai,
  * means this host's loopback addresses, as getaddrinfo has it. When no attempt starts, the
  * caller learns why (the resolver's error, or the last address's), never a bare 0: "the
  * name does not resolve" and "no descriptor left" call for different reactions. */
-int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port, int family,
-                           const rasio_event_opts_t *tmpl, rasio_event_t **events, size_t max) {
-  if (loop == NULL || port == NULL || !family_ok(family) || !tmpl_ok(tmpl) || events == NULL ||
-      max == 0)
-    return RASIO_EINVAL;
+int rasio__sock_connect_res(rasio_loop_t *loop, void *list, const rasio_event_opts_t *tmpl,
+                            rasio_event_t **events, size_t max) {
   if (max > INT_MAX) max = INT_MAX;
-  struct addrinfo *res;
-  int rc = resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG, &res);
-  if (rc != 0) return rc;
   size_t started = 0;
-  int err = RASIO_ENOTFOUND; /* a successful resolve has an address: replaced below */
-  for (struct addrinfo *ai = res; ai != NULL && started < max; ai = ai->ai_next) {
+  int rc, err = RASIO_ENOTFOUND; /* a successful resolve has an address: replaced below */
+  for (struct addrinfo *ai = list; ai != NULL && started < max; ai = ai->ai_next) {
     rasio_event_t *ev = NULL;
     rc = connect_attempt(loop, ai, tmpl, &ev);
     if (rc == 0)
@@ -462,8 +463,48 @@ int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *por
     else
       err = rc;
   }
-  freeaddrinfo(res);
   return started > 0 ? (int)started : err;
+}
+
+int rasio__sock_resolve_tcp(const char *host, const char *port, int family, void **res) {
+  struct addrinfo *list = NULL;
+  int rc = resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG, &list);
+  *res = list;
+  return rc;
+}
+
+void rasio__sock_res_free(void *res) { freeaddrinfo(res); }
+
+int rasio_sock_connect_tcp(rasio_loop_t *loop, const char *host, const char *port, int family,
+                           const rasio_event_opts_t *tmpl, rasio_event_t **events, size_t max) {
+  if (!connect_args_ok(loop, port, family, tmpl, events, max)) return RASIO_EINVAL;
+  void *res;
+  int rc = rasio__sock_resolve_tcp(host, port, family, &res);
+  if (rc != 0) return rc;
+  rc = rasio__sock_connect_res(loop, res, tmpl, events, max);
+  freeaddrinfo(res);
+  return rc;
+}
+
+/* The numeric flags make getaddrinfo parse the host without DNS, so this never waits; a
+ * host it cannot parse (RASIO_ENOTFOUND under those flags) is a name, or a service name on
+ * POSIX, where AI_NUMERICSERV is among them: the resolver thread looks it up, and gives the
+ * real answer if it does not resolve either. */
+int rasio__sock_connect_numeric(rasio_loop_t *loop, const char *host, const char *port,
+                                int family, const rasio_event_opts_t *tmpl,
+                                rasio_event_t **events, size_t max, bool *name) {
+  *name = false;
+  if (!connect_args_ok(loop, port, family, tmpl, events, max)) return RASIO_EINVAL;
+  struct addrinfo *res;
+  int rc = resolve(host, port, family, SOCK_STREAM, AI_ADDRCONFIG | rasio__sock_ai_numeric, &res);
+  if (rc == RASIO_ENOTFOUND) {
+    *name = true;
+    return 0;
+  }
+  if (rc != 0) return rc;
+  rc = rasio__sock_connect_res(loop, res, tmpl, events, max);
+  freeaddrinfo(res);
+  return rc;
 }
 
 /* --- options ---------------------------------------------------------------------------- */
