@@ -1,4 +1,4 @@
-/* chat: a line-based chat room. Every line a client sends goes to every other client.
+/* chat: a chat room. Every line a client sends goes to every other client.
  *
  * Shows actors: the listener is an inline event on the loop thread; each accepted socket
  * goes to one of WORKERS threads, which owns it from then on: its event notifies that
@@ -7,9 +7,8 @@
  * socket layer (rasio_sock_accept/recv/send) and an event's end (unsubscribe, DISPOSED).
  * Threads are POSIX threads (mingw's winpthreads on Windows).
  *
- * Run:   chat [PORT [HOST]]            (defaults: 0 = any free port, 127.0.0.1)
- *        The first line of output is "listening on HOST:PORT". Stop it with Ctrl+C.
- * Try:   nc 127.0.0.1 PORT   in two or more terminals.
+ * Run:   chat [PORT [HOST]]   (0 = any free port, the default; 127.0.0.1). The first line
+ *        of output is "listening on HOST:PORT". Try nc 127.0.0.1 PORT in two terminals.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -36,11 +35,10 @@ struct client {
   client_t *next;
 };
 
-typedef struct message {
+typedef struct message { /* one line, for one worker */
   worker_t *to;
   unsigned from; /* the sender's id: it gets no copy (its client_t may be gone by now) */
-  size_t len;
-  char text[];
+  char text[];   /* NUL-terminated */
 } message_t;
 
 static rasio_loop_t *loop;
@@ -65,7 +63,7 @@ static void deliver(void *arg) { /* a message_t, on its worker's thread */
   message_t *m = arg;
   for (client_t *c = m->to->clients, *next; c != NULL; c = next) {
     next = c->next; /* send_to may drop c */
-    if (c->id != m->from) send_to(c, m->text, m->len);
+    if (c->id != m->from) send_to(c, m->text, strlen(m->text));
   }
   free(m);
 }
@@ -74,10 +72,10 @@ static void broadcast(const client_t *from, const char *line, size_t len) {
   char text[600];
   int n = snprintf(text, sizeof text, "[%u] %.*s\n", from->id, (int)len, line);
   for (int i = 0; i < WORKERS; i++) {
-    message_t *m = malloc(sizeof *m + (size_t)n);
+    message_t *m = malloc(sizeof *m + (size_t)n + 1);
     if (m == NULL) continue;
-    *m = (message_t){.to = &workers[i], .from = from->id, .len = (size_t)n};
-    memcpy(m->text, text, (size_t)n);
+    *m = (message_t){.to = &workers[i], .from = from->id};
+    memcpy(m->text, text, (size_t)n + 1);
     if (rasio_mailbox_post(workers[i].mb, deliver, m) != 0) free(m);
   }
 }
@@ -108,13 +106,17 @@ static void client_event(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *
   /* Persistent edge: read until the socket is empty (RETRY, or a short read). */
   while ((flags & RASIO_READ) && r == RASIO_IO_OK && n < sizeof buf)
     if ((r = rasio_sock_recv(ev, buf, sizeof buf, &n)) == RASIO_IO_OK) take(c, buf, n);
-  if (r == RASIO_IO_ERROR) drop(c); /* the peer left (or the socket failed) */
+  if (r == RASIO_IO_ERROR || (flags & RASIO_ERROR)) drop(c); /* the peer left, or a failure */
 }
 
 static void client_add(void *arg) { /* on the chosen worker's thread */
   client_t *c = arg;
-  rasio_event_opts_t o = {.fd = c->fd, .flags = RASIO_READ, .own_fd = true,
-                          .notify = client_event, .ctx = c, .mailbox = c->w->mb};
+  rasio_event_opts_t o = {.fd = c->fd,
+                          .flags = RASIO_READ,
+                          .own_fd = true,
+                          .notify = client_event,
+                          .ctx = c,
+                          .mailbox = c->w->mb};
   if (rasio_event_new(loop, &o, &c->ev) != 0) {
     (void)rasio_sock_close(c->fd);
     free(c);
@@ -163,8 +165,11 @@ int main(int argc, char **argv) {
         pthread_create(&t, NULL, worker_main, &workers[i]) != 0)
       rc = RASIO_ENOMEM;
   if (rc == 0) rc = rasio_sock_listen_tcp(host, port, RASIO_AF_ANY, &fd, &bound);
-  rasio_event_opts_t o = {.fd = fd, .flags = RASIO_READ | RASIO_LEVEL, .own_fd = true,
-                          .noisy = true, .notify = on_listener};
+  rasio_event_opts_t o = {.fd = fd,
+                          .flags = RASIO_READ | RASIO_LEVEL,
+                          .own_fd = true,
+                          .noisy = true,
+                          .notify = on_listener};
   if (rc == 0 && (rc = rasio_event_new(loop, &o, &listener)) != 0) (void)rasio_sock_close(fd);
   if (rc != 0) {
     fprintf(stderr, "chat: cannot start on %s port %s: %s\n", host, port, rasio_strerror(rc));

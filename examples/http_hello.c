@@ -2,13 +2,13 @@
  *
  * Shows: per-connection state on the net layer (rasio_tcp_set_callbacks in `accepted`),
  * a byte stream turned into requests: keep-alive, pipelining (several requests in one
- * read, answered in order), request bodies skipped by Content-Length, and a graceful close
- * (rasio_tcp_close flushes the answers, sends FIN and waits for the peer's).
- * Not a full HTTP parser: it reads the request line's version and two headers only.
+ * read, answered in order), bodies skipped by Content-Length, and a graceful close
+ * (rasio_tcp_close flushes the answers, sends FIN and waits for the peer's). Not a full
+ * HTTP parser: it reads the request line's version and three headers only.
  *
- * Run:   http_hello [PORT [HOST]]      (defaults: 0 = any free port, 127.0.0.1)
- *        The first line of output is "listening on HOST:PORT". Stop it with Ctrl+C.
- * Try:   curl http://127.0.0.1:PORT/ http://127.0.0.1:PORT/again   (one connection)
+ * Run:   http_hello [PORT [HOST]]   (0 = any free port, the default; 127.0.0.1). The first
+ *        line of output is "listening on HOST:PORT". Try, over one connection:
+ *        curl http://127.0.0.1:PORT/ http://127.0.0.1:PORT/again
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -24,32 +24,13 @@ typedef struct conn {
   bool closing;            /* answered with Connection: close; ignore what follows */
 } conn_t;
 
-/* The value of header `name` (lowercase) in head, or NULL; the request line is skipped.
- * Header names are case-insensitive. *vlen: the value's length up to its CR. */
-static const char *header(const char *head, const char *end, const char *name, size_t *vlen) {
-  size_t n = strlen(name);
-  for (const char *p = head; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;) {
-    const char *line = ++p, *cr = memchr(line, '\r', (size_t)(end - line));
-    if (cr == NULL || (size_t)(cr - line) <= n || line[n] != ':') continue;
-    size_t i = 0;
-    while (i < n && tolower((unsigned char)line[i]) == name[i]) i++;
-    if (i < n) continue;
-    *vlen = (size_t)(cr - line) - n - 1;
-    return line + n + 1;
-  }
-  return NULL;
-}
-
-/* Does header `name` hold `token` (lowercase), case-insensitively? E.g. "Keep-Alive". */
-static bool header_has(const char *head, const char *end, const char *name, const char *token) {
-  size_t vlen, t = strlen(token);
-  const char *v = header(head, end, name, &vlen);
-  for (size_t at = 0; v != NULL && at + t <= vlen; at++) {
-    size_t i = 0;
-    while (i < t && tolower((unsigned char)v[at + i]) == token[i]) i++;
-    if (i == t) return true;
-  }
-  return false;
+/* The value of header `name` ("\nname:", lowercase) in a lowercased head, up to its CR,
+ * copied into val ("" if absent). */
+static const char *header(const char *head, const char *name, char *val, size_t cap) {
+  const char *p = strstr(head, name);
+  p = p != NULL ? p + strlen(name) : "";
+  snprintf(val, cap, "%.*s", (int)strcspn(p, "\r"), p);
+  return val;
 }
 
 /* Sends one answer. false: the connection is gone or going (do not touch it again). */
@@ -61,9 +42,12 @@ static bool reply(rasio_tcp_t *t, conn_t *c, const char *status, bool close) {
                    status, (unsigned)strlen(body), close ? "Connection: close\r\n" : "", body);
   /* A failed write has closed the connection already (its `closed` ran). */
   if (rasio_tcp_write(t, msg, (size_t)n) != 0) return false;
-  c->closing = close; /* the peer may still send while our FIN waits for its own */
-  if (close) rasio_tcp_close(t); /* may run `closed` at once: c is not touched after */
-  return !close;
+  if (!close) return true;
+  c->closing = true; /* what the peer sends after this is ignored */
+  /* Closing a muted (throttled) connection is a hard close, which would drop the queued
+   * answers: then conn_unthrottled closes it once they are handed to the kernel. */
+  if (!rasio_tcp_throttled(t)) rasio_tcp_close(t); /* may run `closed` (frees c) at once */
+  return false;
 }
 
 /* Answers every complete request in c->buf. false: the connection is closing. */
@@ -74,16 +58,20 @@ static bool serve(rasio_tcp_t *t, conn_t *c) {
       if (memcmp(c->buf + i, "\r\n\r\n", 4) == 0) end = c->buf + i + 4;
     if (end == NULL)
       return c->used < sizeof c->buf || reply(t, c, "431 Request Header Fields Too Large", true);
-    const char *eol = memchr(c->buf, '\r', (size_t)(end - c->buf)); /* the request line's */
-    if (eol - c->buf < 10 || memcmp(eol - 8, "HTTP/1.", 7) != 0)
+    size_t head = (size_t)(end - c->buf);
+    /* The head is consumed below: make it a lowercase string (names are case-insensitive,
+     * and so are the tokens looked for). */
+    for (size_t i = 0; i < head; i++) c->buf[i] = (char)tolower((unsigned char)c->buf[i]);
+    c->buf[head - 1] = '\0';
+    const char *eol = strchr(c->buf, '\r'); /* the request line's end */
+    if (eol - c->buf < 10 || memcmp(eol - 8, "http/1.", 7) != 0)
       return reply(t, c, "400 Bad Request", true);
-    if (header_has(c->buf, end, "transfer-encoding", "chunked"))
+    char v[64];
+    if (strstr(header(c->buf, "\ntransfer-encoding:", v, sizeof v), "chunked") != NULL)
       return reply(t, c, "501 Not Implemented", true); /* no chunked bodies here */
-    bool close = header_has(c->buf, end, "connection", "close") ||
-                 (eol[-1] == '0' && !header_has(c->buf, end, "connection", "keep-alive"));
-    size_t vlen, head = (size_t)(end - c->buf);
-    const char *cl = header(c->buf, end, "content-length", &vlen);
-    unsigned long long body = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+    bool close = strstr(header(c->buf, "\nconnection:", v, sizeof v), "close") != NULL ||
+                 (eol[-1] == '0' && strstr(v, "keep-alive") == NULL); /* 1.0: close */
+    unsigned long long body = strtoull(header(c->buf, "\ncontent-length:", v, sizeof v), NULL, 10);
     size_t in_buf = c->used - head < body ? c->used - head : (size_t)body;
     c->skip = body - in_buf; /* the rest of the body is still to come */
     c->used -= head + in_buf;
@@ -113,7 +101,17 @@ static bool conn_received(rasio_tcp_t *t, const void *data, size_t len) {
 
 /* Pipelining without reading the answers would grow the queue: pause reading meanwhile. */
 static void conn_throttled(rasio_tcp_t *t) { rasio_tcp_mute(t); }
-static void conn_unthrottled(rasio_tcp_t *t) { rasio_tcp_unmute(t); }
+/* The queue drained into the kernel. After a "close" answer, close now: still muted, that
+ * is a hard close, which loses nothing sent, as the peer sends nothing after its "close"
+ * ("A client that sends a 'close' connection option MUST NOT send further requests on
+ * that connection", RFC 9112, 9.6). */
+static void conn_unthrottled(rasio_tcp_t *t) {
+  conn_t *c = rasio_tcp_data(t);
+  if (c->closing)
+    rasio_tcp_close(t);
+  else
+    rasio_tcp_unmute(t);
+}
 static void conn_closed(rasio_tcp_t *t) { free(rasio_tcp_data(t)); } /* final: rasio frees t */
 
 static const rasio_tcp_cb_t conn_cb = {.received = conn_received,

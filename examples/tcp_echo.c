@@ -65,8 +65,7 @@ int main(int argc, char **argv) {
   rasio_tcp_listener_t *listener;
   rc = rasio_tcp_listen(loop, host, port, RASIO_AF_ANY, &opts, &listener);
   if (rc != 0) {
-    fprintf(stderr, "tcp_echo: cannot listen on %s port %s: %s\n", host, port,
-            rasio_strerror(rc));
+    fprintf(stderr, "tcp_echo: cannot listen on %s port %s: %s\n", host, port, rasio_strerror(rc));
     return 1;
   }
   rasio_addr_t addr;

@@ -98,12 +98,14 @@ int main(int argc, char **argv) {
   rasio_loop_t *loop;
   int rc = rasio_loop_new(NULL, &loop);
   /* Every event is noisy: RUN_QUIET runs until all three are destroyed. */
-  rasio_event_opts_t t = {.flags = RASIO_TIMER, .nsec = a.interval_ns, .noisy = true,
-                          .notify = on_timer, .ctx = &a};
-  rasio_event_opts_t s = {.flags = RASIO_SIGNAL, .nsec = SIGINT, .noisy = true,
-                          .notify = on_sigint, .ctx = &a};
-  rasio_event_opts_t in = {.flags = RASIO_STDIN | RASIO_READ | RASIO_LEVEL, .noisy = true,
-                           .notify = on_stdin, .ctx = &a};
+  rasio_event_opts_t t = {
+      .flags = RASIO_TIMER, .nsec = a.interval_ns, .noisy = true, .notify = on_timer, .ctx = &a};
+  rasio_event_opts_t s = {
+      .flags = RASIO_SIGNAL, .nsec = SIGINT, .noisy = true, .notify = on_sigint, .ctx = &a};
+  rasio_event_opts_t in = {.flags = RASIO_STDIN | RASIO_READ | RASIO_LEVEL,
+                           .noisy = true,
+                           .notify = on_stdin,
+                           .ctx = &a};
   if (rc == 0) rc = rasio_event_new(loop, &t, &a.timer);
   if (rc == 0) rc = rasio_event_new(loop, &s, &a.sigint); /* the handler is installed now */
   if (rc == 0) rc = rasio_event_new(loop, &in, &a.input);

@@ -1,10 +1,9 @@
 /* The driver's processes on Windows: CreateProcess with two anonymous pipes. See os.h. */
-#include <winsock2.h>
-#include <windows.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <windows.h>
+#include <winsock2.h>
 
 #include "os.h"
 

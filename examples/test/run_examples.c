@@ -18,7 +18,7 @@
 
 static const char *argv0;
 static unsigned scale = 1;
-static proc_t *child; /* the example under test, killed on failure */
+static proc_t *child;  /* the example under test, killed on failure */
 static char out[8192]; /* its output not yet consumed as lines */
 static size_t out_used;
 
@@ -78,7 +78,8 @@ static uint16_t start_server(const char *name) {
   if (!child_line(line, sizeof line)) fail("%s printed no first line", name);
   const char *colon = strrchr(line, ':');
   long port = colon != NULL && strncmp(line, "listening on ", 13) == 0 ? atol(colon + 1) : 0;
-  if (port <= 0 || port > 65535) fail("%s: expected \"listening on HOST:PORT\", got \"%s\"", name, line);
+  if (port <= 0 || port > 65535)
+    fail("%s: expected \"listening on HOST:PORT\", got \"%s\"", name, line);
   return (uint16_t)port;
 }
 
@@ -212,6 +213,23 @@ static void expect_hello(conn_t *c, bool want_close) {
   if (close != want_close) fail("Connection: close %s", close ? "unexpected" : "missing");
 }
 
+/* Many pipelined requests, the last with Connection: close, all written before any answer
+ * is read: every answer must come, in order, before the end. */
+static void burst(uint16_t port) {
+  enum { N = 3000 };
+  static const char get[] = "GET / HTTP/1.1\r\n\r\n";
+  static const char bye[] = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n";
+  static char all[N * sizeof get + sizeof bye];
+  size_t len = 0;
+  for (int i = 0; i < N - 1; i++, len += sizeof get - 1) memcpy(all + len, get, sizeof get - 1);
+  memcpy(all + len, bye, sizeof bye);
+  conn_t *c = dial(port);
+  if (!net_send(c->s, all, len + sizeof bye - 1)) fail("sending the burst failed");
+  for (int i = 0; i < N; i++) expect_hello(c, i == N - 1);
+  expect_end(c);
+  hang_up(c);
+}
+
 static void test_http_hello(void) {
   uint16_t port = start_server("http_hello");
   conn_t *c = dial(port);
@@ -221,8 +239,9 @@ static void test_http_hello(void) {
   }
   /* Pipelined, in one write: a GET, a POST whose body must be skipped (read as a request,
    * it would be a bad one), a GET. */
-  say(c, "GET /1 HTTP/1.1\r\nHost: t\r\n\r\nPOST /2 HTTP/1.1\r\nHost: t\r\n"
-         "content-length: 5\r\n\r\nx\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\n\r\n");
+  say(c,
+      "GET /1 HTTP/1.1\r\nHost: t\r\n\r\nPOST /2 HTTP/1.1\r\nHost: t\r\n"
+      "content-length: 5\r\n\r\nx\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\n\r\n");
   for (int i = 0; i < 3; i++) expect_hello(c, false);
   say(c, "POST /body HTTP/1.1\r\nContent-Length: 10\r\n\r\nx\r\n\r\n"); /* a body in two */
   os_sleep_ms(50);
@@ -237,6 +256,7 @@ static void test_http_hello(void) {
   expect_hello(c, true);
   expect_end(c);
   hang_up(c);
+  burst(port);
   c = dial(port); /* HTTP/1.0 closes unless asked not to */
   say(c, "GET / HTTP/1.0\r\n\r\n");
   expect_hello(c, true);
@@ -292,7 +312,8 @@ static bool ticker_line(ticker_out_t *t) {
   else if (t->seen < t->n && strcmp(line, t->want[t->seen]) == 0)
     t->seen++;
   else
-    fail("unexpected line \"%s\" (waiting for \"%s\")", line, t->seen < t->n ? t->want[t->seen] : "");
+    fail("unexpected line \"%s\" (waiting for \"%s\")", line,
+         t->seen < t->n ? t->want[t->seen] : "");
   return true;
 }
 
@@ -351,7 +372,7 @@ static void test_curl(const char *curl) {
   snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
   snprintf(url2, sizeof url2, "http://127.0.0.1:%u/again", port);
   const char *const args[] = {"-sS", "--max-time", "10", "-w", "%{http_code} %{num_connects}\n",
-                              url, url2, NULL};
+                              url,   url2,         NULL};
   proc_t *server = child;
   start_path(curl, args);
   /* Two answers over one connection: curl connected once, then reused it (0 connects). */
@@ -368,13 +389,20 @@ static void test_curl(const char *curl) {
 
 static int run_scenario(int argc, char **argv) {
   const char *name = argv[0];
-  if (strcmp(name, "tcp_echo") == 0) test_tcp_echo();
-  else if (strcmp(name, "udp_echo") == 0) test_udp_echo();
-  else if (strcmp(name, "http_hello") == 0) test_http_hello();
-  else if (strcmp(name, "chat") == 0) test_chat();
-  else if (strcmp(name, "ticker") == 0) test_ticker();
-  else if (strcmp(name, "curl") == 0) test_curl(argc > 1 ? argv[1] : NULL);
-  else fail("unknown scenario \"%s\"", name);
+  if (strcmp(name, "tcp_echo") == 0)
+    test_tcp_echo();
+  else if (strcmp(name, "udp_echo") == 0)
+    test_udp_echo();
+  else if (strcmp(name, "http_hello") == 0)
+    test_http_hello();
+  else if (strcmp(name, "chat") == 0)
+    test_chat();
+  else if (strcmp(name, "ticker") == 0)
+    test_ticker();
+  else if (strcmp(name, "curl") == 0)
+    test_curl(argc > 1 ? argv[1] : NULL);
+  else
+    fail("unknown scenario \"%s\"", name);
   printf("PASS: %s\n", name);
   return 0;
 }
