@@ -73,7 +73,9 @@ int main(int argc, char **argv) {
   if (rasio_tcp_listener_addr(listener, &addr) == 0)
     (void)rasio_addr_format(&addr, text, sizeof text);
   printf("listening on %s\n", text);
-  fflush(stdout); /* a pipe is fully buffered: whoever reads the port needs it now */
+  /* stdout is "fully buffered if and only if the stream can be determined not to refer to
+   * an interactive device" (C11 7.21.3): through a pipe, whoever reads the port needs it now. */
+  fflush(stdout);
 
   /* RUN_QUIET: run while a noisy object lives; the listener is one, so this runs until
    * the process is stopped (or the listener fails and its connections end). */

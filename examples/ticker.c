@@ -91,7 +91,8 @@ static void on_stdin(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx)
 }
 
 int main(int argc, char **argv) {
-  /* Unbuffered: stdout may be a pipe (fully buffered), and each line should show at once. */
+  /* Unbuffered, so each line shows at once: stdout is "fully buffered if and only if the
+   * stream can be determined not to refer to an interactive device" (C11 7.21.3). */
   (void)setvbuf(stdout, NULL, _IONBF, 0);
   app_t a = {.interval_ns = (argc > 1 ? strtoull(argv[1], NULL, 10) : 1000) * 1000000u};
   if (a.interval_ns == 0) a.interval_ns = 1000000000u;

@@ -1,5 +1,7 @@
 /* The driver's loopback sockets, blocking, every read bounded by select(). See os.h.
- * The only platform differences are names, collected here. */
+ * The only platform differences are names, collected here (Winsock's select ignores its
+ * first argument: "nfds: Ignored. The nfds parameter is included only for compatibility
+ * with Berkeley sockets."). */
 #if defined(_WIN32)
 #include <winsock2.h>
 #include <ws2tcpip.h>

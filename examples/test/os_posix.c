@@ -45,7 +45,10 @@ void os_sibling_path(const char *argv0, const char *name, char *path, size_t cap
   snprintf(path, cap, "%.*s/%s", dir, slash != NULL ? argv0 : ".", name);
 }
 
-/* Both ends close-on-exec: only the dup2'ed copies (0 and 1) reach the child. */
+/* Both ends close-on-exec: only the dup2'ed copies (0 and 1) reach the child, as
+ * posix_spawn_file_actions_adddup2 acts "as if dup2(fildes, newfildes) had been called",
+ * and of dup2 POSIX says "The FD_CLOEXEC flag associated with the new file descriptor
+ * shall be cleared to keep the file open across calls to one of the exec functions." */
 static bool cloexec_pipe(int fds[2]) {
   if (pipe(fds) != 0) return false;
   (void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);

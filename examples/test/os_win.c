@@ -34,7 +34,9 @@ void os_sibling_path(const char *argv0, const char *name, char *path, size_t cap
   snprintf(path, cap, "%.*s\\%s.exe", dir, slash != NULL ? self : ".", name);
 }
 
-/* One pipe, with only the child's end inheritable. */
+/* One pipe, with only the child's end inheritable: CreateProcess with bInheritHandles
+ * TRUE gives the child "each inheritable handle in the calling process", so our end must
+ * not be one (or the child would hold its own stdin open, and never see its end). */
 static bool child_pipe(HANDLE *rd, HANDLE *wr, bool child_reads) {
   SECURITY_ATTRIBUTES sa = {.nLength = sizeof sa, .bInheritHandle = TRUE};
   if (!CreatePipe(rd, wr, &sa, 0)) return false;
@@ -73,7 +75,10 @@ proc_t *proc_start(const char *path, const char *const args[]) {
   return p;
 }
 
-/* Anonymous pipes cannot be waited on with a timeout: poll what is available. */
+/* An anonymous pipe has no wait with a timeout ("Asynchronous (overlapped) read and write
+ * operations are not supported by anonymous pipes", Anonymous Pipe Operations), but
+ * PeekNamedPipe takes "a handle to the read end of an anonymous pipe, as returned by the
+ * CreatePipe function" and tells how much is there: poll it. */
 long proc_read(proc_t *p, char *buf, size_t cap, unsigned ms) {
   uint64_t end = os_now_ms() + ms;
   for (;;) {
@@ -98,6 +103,9 @@ void proc_close_stdin(proc_t *p) {
   p->in = NULL;
 }
 
+/* GenerateConsoleCtrlEvent: "CTRL_C_EVENT ... This signal cannot be limited to a specific
+ * process group", and with group 0 "the signal is generated in all processes that share
+ * the console of the calling process": this driver too. */
 bool proc_can_interrupt(void) { return false; }
 
 bool proc_interrupt(proc_t *p) {
