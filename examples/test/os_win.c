@@ -1,9 +1,13 @@
 /* The driver's processes on Windows: CreateProcess with two anonymous pipes. See os.h. */
+/* winsock2.h must come before windows.h, which clang-format would sort first. */
+/* clang-format off */
+#include <winsock2.h>
+#include <windows.h>
+/* clang-format on */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <windows.h>
-#include <winsock2.h>
 
 #include "os.h"
 
