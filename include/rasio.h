@@ -158,9 +158,23 @@ RASIO_API int rasio_loop_start(rasio_loop_t *loop);
  * its next run return at once. */
 RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
 
-/* Frees the loop. EBUSY while it runs or while any event made on it is not destroyed.
- * Not concurrently with any other call on the loop. */
+/* Frees the loop. EBUSY while it runs, while any event made on it is not destroyed, or
+ * while a rasio_loop_call is queued. Not concurrently with any other call on the loop. */
 RASIO_API int rasio_loop_free(rasio_loop_t *loop);
+
+/* Runs fn(arg) on the loop thread: "do this on the loop" without making an event first.
+ * Any thread, including the loop thread inside a notification or another call. fn runs
+ * after this returns, never inside it: in the loop's current iteration if that has not
+ * reached its calls yet, else in the next one; calls run in the order they were made, and
+ * a call made by a running call waits for the next iteration. A call is not noisy: it does
+ * not keep RASIO_RUN_QUIET running nor refuse rasio_loop_stop, but a queued call keeps the
+ * loop from blocking in its wait. Nothing is ever dropped: a call queued when the loop
+ * stops (or before it ever ran) waits for the next run, and rasio_loop_free refuses with
+ * EBUSY while a call is queued, so arg is never leaked (run the loop, e.g. with
+ * RASIO_RUN_NOWAIT, to drain them). No ESTATE: any loop that is not freed takes calls.
+ * Errors: EINVAL (NULL loop or fn), ENOMEM (the call could not be queued; fn will not run). */
+typedef void (*rasio_call_fn)(void *arg);
+RASIO_API int rasio_loop_call(rasio_loop_t *loop, rasio_call_fn fn, void *arg);
 
 /* The backend's name ("epoll", ...). Any thread. */
 RASIO_API const char *rasio_loop_backend(const rasio_loop_t *loop);
@@ -202,6 +216,11 @@ typedef struct rasio_event_opts {
    * socket): their readable/writeable flag starts set, and a ONESHOT event starts with
    * them disarmed, as if just delivered. The owner re-arms them as usual. */
   uint32_t ready;
+  /* TIMER only (EINVAL on any other event): non-zero makes the timer repeat. After each
+   * expiry it re-arms itself one interval (ns) after the deadline that expired, so the
+   * period does not drift; periods the loop missed (a stall longer than interval) are
+   * skipped, not delivered in a burst: the next expiry is then interval after now. */
+  uint64_t interval;
 } rasio_event_opts_t;
 
 /* Creates an event and subscribes it. On error nothing was created and the fd is untouched
@@ -253,6 +272,14 @@ RASIO_API int rasio_event_post(rasio_event_t *ev);
  * Any thread, including inside the timer's own notification. A TIMER already produced may
  * still arrive. EINVAL for a non-timer event, ESTATE after unsubscribe. */
 RASIO_API int rasio_event_set_nsec(rasio_event_t *ev, uint64_t nsec);
+
+/* Timer events: sets the repeat period (0: stop repeating after the pending expiry). It
+ * applies from the next expiry on and arms nothing: a timer with no pending expiry (a
+ * one-shot that fired) needs rasio_event_set_nsec to start again. rasio_event_set_nsec on
+ * a repeating timer replaces the pending expiry; the period goes on from there. Any
+ * thread, including inside the timer's notification. EINVAL for a non-timer event,
+ * ESTATE after unsubscribe. */
+RASIO_API int rasio_event_set_interval(rasio_event_t *ev, uint64_t interval);
 
 /* readable / writeable: the loop sets one when it delivers that direction; only the owner
  * clears it (before re-arming). Atomic; any thread. Getters return false for NULL. */

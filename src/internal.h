@@ -100,6 +100,7 @@ struct rasio_event {
     struct {
       uint64_t deadline; /* monotonic ns, under loop->timer_mu */
       size_t index;      /* position in the heap or RASIO__NO_INDEX */
+      uint64_t interval; /* repeat period in ns (0: one-shot), under loop->timer_mu */
     } timer;
     struct {
       int signo;
@@ -158,6 +159,12 @@ struct rasio_loop {
   rasio_event_t *sig_head;   /* signal subscribers, under sig_mu */
   int sig_slot;              /* index in the signal registry's loop table, or -1 */
   unsigned sig_gen_seen;
+
+  /* rasio_loop_call's FIFO (call.c), under call_mu; calls_pending counts what is queued
+   * or running, so free can refuse while a call is still owed. */
+  rasio__mutex_t call_mu;
+  struct rasio__call *call_head, *call_tail;
+  atomic_size_t calls_pending;
 };
 
 /* loop.c */
@@ -229,6 +236,12 @@ bool rasio__stdin_unsubscribe(rasio_event_t *ev);
 int rasio__stdin_rearm(rasio_event_t *ev);
 /* A LEVEL stdin event got READ: post it again if stdin can still be read (loop thread). */
 void rasio__stdin_level_again(rasio_event_t *ev);
+
+/* call.c: rasio_loop_call's queue */
+void rasio__call_init(rasio_loop_t *loop);
+/* Runs the calls queued when the pass began (loop thread); later ones wait a turn. */
+void rasio__call_dispatch(rasio_loop_t *loop);
+void rasio__call_fini(rasio_loop_t *loop);
 
 /* mailbox.c */
 void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t flags,
