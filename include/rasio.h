@@ -40,6 +40,9 @@ extern "C" {
 #define RASIO_VERSION_MAJOR 0
 #define RASIO_VERSION_MINOR 1
 #define RASIO_VERSION_PATCH 0
+/* The version as one number, ordered like the versions: 0xMMmmpp. */
+#define RASIO_VERSION_HEX \
+  ((RASIO_VERSION_MAJOR << 16) | (RASIO_VERSION_MINOR << 8) | RASIO_VERSION_PATCH)
 
 /* A socket or file descriptor: an int on POSIX, a SOCKET on Windows. */
 typedef intptr_t rasio_fd_t;
@@ -95,6 +98,21 @@ enum {
 RASIO_API const char *rasio_strerror(int err);
 /* The code's name without the prefix, e.g. "EINVAL"; "UNKNOWN" if unknown. Any thread. */
 RASIO_API const char *rasio_err_name(int err);
+/* The OS's own error code (errno; on Windows the GetLastError / WSAGetLastError value)
+ * behind the last RASIO_EOS that rasio made on the calling thread from an OS error, for
+ * the OS's message (strerror, FormatMessage); 0 if none yet. RASIO_EOS is what an OS code
+ * without a RASIO_E* of its own becomes. Only an EOS replaces it (a success does not clear
+ * it), and an EOS not made from an OS code (a RASIO_ERROR notification of a net object)
+ * leaves it alone. Net layer errors are made on the object's executor thread: read it
+ * in the callback that reports the error. Any thread (each has its own). */
+RASIO_API int rasio_os_error(void);
+
+/* The library's version, "MAJOR.MINOR.PATCH": the version of the library actually linked,
+ * which may differ from the RASIO_VERSION_* macros a program was compiled with. The build
+ * fails if the macros disagree with CMake's project version. A static string; any thread. */
+RASIO_API const char *rasio_version(void);
+/* The same as RASIO_VERSION_HEX would be in the linked library's header. Any thread. */
+RASIO_API unsigned rasio_version_hex(void);
 
 /* ---------------------------------------------------------------------------------------
  * Flags
@@ -462,6 +480,18 @@ RASIO_API int rasio_addr_format(const rasio_addr_t *addr, char *buf, size_t len)
 RASIO_API uint16_t rasio_addr_port(const rasio_addr_t *addr);
 /* RASIO_AF_INET4, RASIO_AF_INET6, or 0 for an empty/unknown address. */
 RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
+/* Conversions to and from the OS's struct sockaddr (rasio.h includes no OS header, hence
+ * void pointers). from: sa points at len bytes holding a sockaddr_in or sockaddr_in6;
+ * only that structure is copied (a larger len, e.g. a sockaddr_storage, is fine). EINVAL:
+ * NULL sa or out, len shorter than the family field or than its family's structure;
+ * EAFNOSUPPORT: another family. *out is written only on success.
+ * to: copies addr's sockaddr into sa, which has cap bytes, and writes its length (the
+ * socklen_t to pass the OS) to *len. EINVAL: NULL argument, an empty or malformed addr, or
+ * cap too small (then *len still tells the size needed and sa is untouched). Any thread;
+ * nothing is kept. */
+RASIO_API int rasio_addr_from_sockaddr(const void *sa, size_t len, rasio_addr_t *out);
+RASIO_API int rasio_addr_to_sockaddr(const rasio_addr_t *addr, void *sa, size_t cap,
+                                     size_t *len);
 
 /* ---------------------------------------------------------------------------------------
  * Net layer: TCP connections, TCP listeners, UDP sockets

@@ -40,3 +40,54 @@ SWEEP(rasio_event_set_interval) {
   th_close(b);
   th_loop_end(loop);
 }
+
+SWEEP(rasio_os_error) {
+  SW_TRUE("no argument to get wrong: returns without failing", rasio_os_error() != RASIO_EOS);
+}
+
+SWEEP(rasio_version) {
+  SW_TRUE("no argument: a static version string", rasio_version() != NULL &&
+                                                      strchr(rasio_version(), '.') != NULL);
+}
+
+SWEEP(rasio_version_hex) {
+  SW_TRUE("no argument: the header's number", rasio_version_hex() == RASIO_VERSION_HEX);
+}
+
+SWEEP(rasio_addr_from_sockaddr) {
+  rasio_addr_t good, out;
+  CHECK_OK(rasio_addr_parse("127.0.0.1", 80, &good));
+  unsigned char sa[sizeof good.u.raw];
+  size_t len = 0;
+  CHECK_OK(rasio_addr_to_sockaddr(&good, sa, sizeof sa, &len));
+  memset(&out, 0x5a, sizeof out);
+  SW_ERR("NULL sa", rasio_addr_from_sockaddr(NULL, len, &out), RASIO_EINVAL);
+  SW_ERR("NULL out", rasio_addr_from_sockaddr(sa, len, NULL), RASIO_EINVAL);
+  SW_ERR("len 0", rasio_addr_from_sockaddr(sa, 0, &out), RASIO_EINVAL);
+  SW_ERR("len one short", rasio_addr_from_sockaddr(sa, len - 1, &out), RASIO_EINVAL);
+  SW_TRUE("out untouched by every bad call", out.len == 0x5a5a5a5au);
+  unsigned char zero[sizeof good.u.raw] = {0};
+  SW_ERR("family 0", rasio_addr_from_sockaddr(zero, sizeof zero, &out), RASIO_EAFNOSUPPORT);
+  SW_ERR("the good one still converts", rasio_addr_from_sockaddr(sa, len, &out), RASIO_OK);
+  SW_TRUE("same port", rasio_addr_port(&out) == 80);
+}
+
+SWEEP(rasio_addr_to_sockaddr) {
+  rasio_addr_t good, empty;
+  CHECK_OK(rasio_addr_parse("::1", 80, &good));
+  memset(&empty, 0, sizeof empty);
+  unsigned char sa[sizeof good.u.raw];
+  size_t len = 0;
+  SW_ERR("NULL addr", rasio_addr_to_sockaddr(NULL, sa, sizeof sa, &len), RASIO_EINVAL);
+  SW_ERR("NULL sa", rasio_addr_to_sockaddr(&good, NULL, sizeof sa, &len), RASIO_EINVAL);
+  SW_ERR("NULL len", rasio_addr_to_sockaddr(&good, sa, sizeof sa, NULL), RASIO_EINVAL);
+  SW_ERR("empty address", rasio_addr_to_sockaddr(&empty, sa, sizeof sa, &len), RASIO_EINVAL);
+  rasio_addr_t huge = good;
+  huge.len = UINT32_MAX;
+  SW_ERR("length past the storage", rasio_addr_to_sockaddr(&huge, sa, sizeof sa, &len),
+         RASIO_EINVAL);
+  SW_ERR("cap 0", rasio_addr_to_sockaddr(&good, sa, 0, &len), RASIO_EINVAL);
+  SW_TRUE("cap 0 still says the size needed", len > 0 && len <= sizeof sa);
+  SW_ERR("the good one still converts", rasio_addr_to_sockaddr(&good, sa, sizeof sa, &len),
+         RASIO_OK);
+}
