@@ -203,6 +203,25 @@ RASIO_API size_t rasio_loop_noisy(const rasio_loop_t *loop);
 /* Current monotonic time in nanoseconds (the clock timers use). Any thread. */
 RASIO_API uint64_t rasio_now_ns(void);
 
+/* Debugging. rasio logs a few lines: which backend rasio_loop_new chose and why, or why
+ * none (each failed probe, and for an unknown RASIO_BACKEND the names this build has), and
+ * what rasio_loop_dump finds. Without a receiver the lines go to stderr, prefixed
+ * "rasio: ", when the environment variable RASIO_DEBUG is set and not "" or "0"; else
+ * nowhere. A line is at most 255 bytes, without a newline. */
+typedef void (*rasio_log_fn)(const char *line, void *ctx);
+/* Sets the process's log receiver (NULL: back to the RASIO_DEBUG default). fn runs on the
+ * thread that logs (any thread, several at once), possibly while rasio holds a loop's
+ * lock: it must not call rasio. Any thread; a line being logged meanwhile may still go
+ * to the previous receiver. */
+RASIO_API void rasio_set_log(rasio_log_fn fn, void *ctx);
+/* Logs the loop's live events, for leak hunting: counts (events alive, noisy, calls
+ * queued), then one line per subscribed socket, timer with a pending expiry (and when it
+ * is due) and signal subscription: pointer, fd, interest flags, state, noisy, ctx; then
+ * how many live events no list holds (stdin, timers with no pending expiry, events after
+ * their removal). Any thread; the lines go through the log (RASIO_DEBUG or rasio_set_log),
+ * so nothing appears without one. EINVAL for a NULL loop. */
+RASIO_API int rasio_loop_dump(rasio_loop_t *loop);
+
 /* ---------------------------------------------------------------------------------------
  * Events
  * ------------------------------------------------------------------------------------- */

@@ -243,6 +243,18 @@ void rasio__call_init(rasio_loop_t *loop);
 void rasio__call_dispatch(rasio_loop_t *loop);
 void rasio__call_fini(rasio_loop_t *loop);
 
+/* debug.c: the log (rasio_set_log; RASIO_DEBUG=1 sends it to stderr) */
+#ifdef __MINGW32__
+#define RASIO__PRINTF gnu_printf /* the build uses mingw's C99 printf (%zu, %lld) */
+#else
+#define RASIO__PRINTF printf
+#endif
+bool rasio__log_on(void);
+void rasio__log(const char *fmt, ...) __attribute__((format(RASIO__PRINTF, 1, 2)));
+/* Logs rasio_loop_new's backend choice: be on success, else why (rc) name failed. */
+void rasio__log_backend(const char *name, const char *source, const rasio__backend_t *be,
+                        int rc);
+
 /* mailbox.c */
 void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t flags,
                                uint32_t arg);

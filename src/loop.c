@@ -18,6 +18,9 @@ static int pick_backend(const char *name, const rasio__backend_t **out) {
     if (name != NULL ? strcmp((*b)->name, name) != 0 : ((*b)->caps & RASIO__BE_BY_NAME_ONLY))
       continue;
     int rc = (*b)->probe();
+    if (rc != 0 && rasio__log_on())
+      rasio__log("backend %s: probe failed: %s (%s)", (*b)->name, rasio_err_name(rc),
+                 rasio_strerror(rc));
     if (rc == 0) {
       *out = *b;
       return 0;
@@ -31,11 +34,14 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   if (out == NULL) return RASIO_EINVAL;
   *out = NULL;
   const char *name = opts != NULL ? opts->backend : NULL;
+  const char *source = name != NULL ? "named in the loop's options" : "RASIO_BACKEND";
   if (name == NULL) name = getenv("RASIO_BACKEND");
   if (name != NULL && name[0] == '\0') name = NULL;
+  if (name == NULL) source = "none named: the first this system can run";
 
-  const rasio__backend_t *be;
+  const rasio__backend_t *be = NULL;
   int rc = pick_backend(name, &be);
+  rasio__log_backend(name, source, be, rc);
   if (rc != 0) return rc;
 
   rasio_loop_t *loop = rasio__calloc(1, sizeof *loop);

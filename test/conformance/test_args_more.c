@@ -91,3 +91,26 @@ SWEEP(rasio_addr_to_sockaddr) {
   SW_ERR("the good one still converts", rasio_addr_to_sockaddr(&good, sa, sizeof sa, &len),
          RASIO_OK);
 }
+
+static void sw_log_sink(const char *line, void *ctx) {
+  (void)line;
+  (*(unsigned *)ctx)++;
+}
+
+SWEEP(rasio_set_log) {
+  unsigned lines = 0;
+  rasio_set_log(NULL, NULL);
+  SW_TRUE("NULL fn: back to the default, no crash", true);
+  rasio_set_log(sw_log_sink, &lines);
+  rasio_loop_t *loop = th_loop();
+  SW_TRUE("a receiver set after NULL receives", lines > 0);
+  rasio_set_log(NULL, NULL);
+  th_loop_end(loop);
+}
+
+SWEEP(rasio_loop_dump) {
+  SW_ERR("NULL loop", rasio_loop_dump(NULL), RASIO_EINVAL);
+  rasio_loop_t *loop = th_loop();
+  SW_ERR("an empty loop, no receiver", rasio_loop_dump(loop), RASIO_OK);
+  th_loop_end(loop);
+}
