@@ -452,6 +452,16 @@ RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int fami
                                     rasio_fd_t *out, rasio_addr_t *bound);
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
+/* rasio_sock_listen_tcp with SO_REUSEPORT set before bind, so several listening sockets
+ * (one per loop or per process, same effective user) share host:port and the kernel
+ * spreads new connections over them: one loop per core, each accepting on its own socket.
+ * Every socket on the port must be made this way, the first included. Linux spreads
+ * connections by a hash of the connection; FreeBSD gets SO_REUSEPORT_LB, its equivalent;
+ * other BSDs and macOS bind but may hand every connection to one socket. Windows: ENOTSUP,
+ * always (Winsock has no such option, and its SO_REUSEADDR makes it undefined which socket
+ * gets a connection). Errors as rasio_sock_listen_tcp, plus ENOTSUP. */
+RASIO_API int rasio_sock_listen_tcp_reuseport(const char *host, const char *port, int family,
+                                              rasio_fd_t *out, rasio_addr_t *bound);
 
 /* Starts a connect to the addresses host resolves to, in parallel: at most max attempts
  * start, and each one's event is written to events[]. Each event is made from tmpl with fd
@@ -562,6 +572,18 @@ typedef struct rasio_tcp_opts {
  * rasio_sock_connect_tcp. *out is set before any callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
+/* Wraps a connected stream socket made elsewhere (a runtime's, another library's, one
+ * passed from another process) in a connection, as if accepted: no `connected` callback,
+ * the connection is live when this returns. rasio sets it non-blocking and leaves its
+ * other properties alone. Ownership: on success the socket is the connection's (rasio
+ * closes it when the connection ends; the caller must not close it, nor use it for I/O);
+ * on failure nothing was created and the socket is untouched, still the caller's. Any
+ * thread: nothing runs until the object's executor takes it over (bytes that arrived
+ * before are delivered then). Errors: EINVAL (NULL loop or out, read_size too large, not
+ * a stream socket, a listening socket), EBADF (not a socket), ENOTCONN (not connected),
+ * EEXIST (already subscribed on this loop), ENOMEM. */
+RASIO_API int rasio_tcp_adopt(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                              rasio_tcp_t **out);
 /* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
  * queued. Errors:
  * - EINVAL: NULL c, NULL data with len > 0, NULL iov with iovcnt > 0, more than 1024
@@ -627,6 +649,9 @@ typedef struct rasio_tcp_listener_opts {
    * conn.mailbox must be NULL or the listener's mailbox (EINVAL otherwise): a listener's
    * connections run on its executor. */
   rasio_tcp_opts_t conn;
+  /* rasio_tcp_listen only: listen with SO_REUSEPORT (rasio_sock_listen_tcp_reuseport), so
+   * listeners on other loops can share the port. ENOTSUP on Windows. */
+  bool reuseport;
 } rasio_tcp_listener_opts_t;
 
 /* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). Errors: EINVAL
@@ -635,6 +660,17 @@ typedef struct rasio_tcp_listener_opts {
 RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
                                const rasio_tcp_listener_opts_t *opts,
                                rasio_tcp_listener_t **out);
+/* Wraps a listening stream socket made elsewhere (inherited, made with options rasio does
+ * not set, or one of several rasio_sock_listen_tcp_reuseport sockets) in a listener, with
+ * the same options and callbacks as rasio_tcp_listen (opts->reuseport must be false: the
+ * socket is bound already). rasio sets it non-blocking. Ownership: on success it is the
+ * listener's (closed when the listener closes); on failure nothing was created and the
+ * socket is untouched, still the caller's. Any thread. Errors: EINVAL (bad argument, not
+ * a stream socket, not listening), EBADF (not a socket), EEXIST (already subscribed on
+ * this loop), ENOMEM. */
+RASIO_API int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd,
+                                  const rasio_tcp_listener_opts_t *opts,
+                                  rasio_tcp_listener_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
 RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
 /* The bound address; ESTATE once the listener is closing (its socket may be gone). */

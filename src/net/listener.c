@@ -147,7 +147,9 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
     return RASIO_EINVAL;
   if (opts != NULL && opts->conn.read_size > PTRDIFF_MAX) return RASIO_EINVAL;
   rasio_fd_t fd;
-  int rc = rasio_sock_listen_tcp(host, port, family, &fd, NULL);
+  int rc = opts != NULL && opts->reuseport
+               ? rasio_sock_listen_tcp_reuseport(host, port, family, &fd, NULL)
+               : rasio_sock_listen_tcp(host, port, family, &fd, NULL);
   if (rc != 0) return rc;
   rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
   if (l == NULL) {
@@ -177,6 +179,46 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   *out = NULL;
   (void)rasio_sock_close(fd);
   rasio__free(l);
+  return rc;
+}
+
+/* --- listening sockets made elsewhere (rasio_tcp_listen_fd) ------------------------- */
+
+/* The listener's options into l, as rasio_tcp_listen takes them. */
+static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *opts) {
+  if (opts == NULL) return;
+  if (opts->cb != NULL) l->cb = *opts->cb;
+  l->data = opts->data;
+  l->mailbox = opts->mailbox;
+  l->limit = opts->limit;
+  l->conn = opts->conn;
+  if (opts->conn.cb != NULL) {
+    l->conn_cb = *opts->conn.cb;
+    l->conn.cb = &l->conn_cb;
+  }
+}
+
+int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_listener_opts_t *opts,
+                        rasio_tcp_listener_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && ((opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox) ||
+                       opts->conn.read_size > PTRDIFF_MAX || opts->reuseport))
+    return RASIO_EINVAL; /* reuseport: the socket is bound already, too late to ask */
+  int rc = rasio__sock_adopt_stream(fd, true);
+  if (rc != 0) return rc;
+  rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
+  if (l == NULL) return RASIO_ENOMEM;
+  l->loop = loop;
+  take_opts(l, opts);
+  l->live_events = 1;
+  *out = l;
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ, .noisy = true, .own_fd = true,
+                           .notify = notify, .ctx = l, .mailbox = l->mailbox};
+  rc = rasio_event_new(loop, &eo, &l->ev); /* the last touch of l on this thread */
+  if (rc == 0) return 0;
+  *out = NULL;
+  rasio__free(l); /* the fd stays open: rasio_event_new leaves it alone on failure */
   return rc;
 }
 

@@ -15,6 +15,16 @@ void rasio__tcp_refuse(rasio_tcp_t *c);
 /* A connection made by l closed. */
 void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
 
+/* Checks that fd is a stream socket, listening or connected as asked, and makes it
+ * non-blocking: 0, or EBADF (not a socket), EINVAL (not a stream, or listening when it
+ * should be connected or the reverse), ENOTCONN (not connected) with fd unchanged
+ * (src/sock_adopt.c). */
+int rasio__sock_adopt_stream(rasio_fd_t fd, bool listening);
+/* A connection on an adopted, connected socket (tcp.c): as rasio__tcp_accepted without a
+ * listener, but on failure fd is left open, still the caller's. */
+int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out);
+
 /* Sets this thread's rasio_sock_last_error to code and returns RASIO_IO_ERROR (src/sock/
  * common.c; sock/sock.h declares it too, with the OS's socket headers the net layer does
  * without). */

@@ -465,6 +465,44 @@ void rasio__tcp_refuse(rasio_tcp_t *c) {
   hard_close(c);
 }
 
+/* --- adopted sockets (rasio_tcp_adopt) ---------------------------------------------- */
+
+int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out) {
+  rasio_mailbox_t *mb = opts != NULL ? opts->mailbox : NULL;
+  rasio_tcp_t *c = conn_new(loop, opts, mb);
+  if (c == NULL) return RASIO_ENOMEM;
+  c->connected = true;
+  c->writeable = true;
+  c->readable = true; /* unknown: the first read, on the executor, finds out */
+  c->live_events = 1;
+  /* The caller may be on any thread, so the event is born disarmed (ready = both) and
+   * nothing runs until the USER notification posted below reaches the executor: it reads
+   * (bytes may have arrived before the adoption) and, on would-block, arms READ. */
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
+                           .mailbox = mb, .ready = RASIO_READ | RASIO_WRITE};
+  int rc = rasio_event_new(loop, &eo, &c->ev);
+  if (rc != 0) {
+    rasio__free(c->rbuf);
+    rasio__free(c);
+    return rc; /* rasio_event_new leaves the fd untouched on failure, even with own_fd */
+  }
+  c->yielded = true;
+  *out = c;
+  (void)rasio_event_post(c->ev); /* the last touch of c on this thread */
+  return 0;
+}
+
+int rasio_tcp_adopt(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && opts->read_size > PTRDIFF_MAX) return RASIO_EINVAL;
+  int rc = rasio__sock_adopt_stream(fd, false);
+  return rc != 0 ? rc : rasio__tcp_wrap(loop, fd, opts, out);
+}
+
 /* --- the rest of the API --------------------------------------------------------------- */
 
 int rasio_tcp_expect(rasio_tcp_t *c, size_t n) {

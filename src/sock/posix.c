@@ -276,3 +276,39 @@ int rasio__sock_set_mcast4(rasio_fd_t fd, int name, int value) {
 }
 
 unsigned long rasio__sock_if_index(const char *name) { return if_nametoindex(name); }
+
+/* --- sockets made elsewhere, shared ports (issue 12) ------------------------------------ */
+
+/* A socket rasio did not make gets the one property rasio's calls rely on, non-blocking
+ * mode, and (macOS) no SIGPIPE; the rest (close-on-exec...) stays as its owner chose. */
+int rasio__sock_adopt_prepare(rasio_fd_t fd) {
+  int fl = fcntl((int)fd, F_GETFL);
+  if (fl < 0 || fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) != 0 || no_sigpipe((int)fd) != 0)
+    return rasio__sock_os_error();
+  return 0;
+}
+
+/* FreeBSD's SO_REUSEPORT predates Linux's and shares no load; its SO_REUSEPORT_LB is the
+ * Linux behaviour. socket(7), SO_REUSEPORT: "Permits multiple AF_INET or AF_INET6 sockets
+ * to be bound to an identical socket address. This option must be set on each socket
+ * (including the first socket) prior to calling bind(2) on the socket." and "For TCP
+ * sockets, this option allows accept(2) load distribution in a multi-threaded server". */
+#if defined(SO_REUSEPORT_LB)
+#define RASIO__SO_REUSEPORT SO_REUSEPORT_LB
+#elif defined(SO_REUSEPORT)
+#define RASIO__SO_REUSEPORT SO_REUSEPORT
+#endif
+
+#ifdef RASIO__SO_REUSEPORT
+int rasio__sock_reuse_port(int fd) {
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, RASIO__SO_REUSEPORT, &one, sizeof one) != 0)
+    return rasio__sock_os_error();
+  return 0;
+}
+#else
+int rasio__sock_reuse_port(int fd) {
+  (void)fd;
+  return RASIO_ENOTSUP;
+}
+#endif

@@ -114,3 +114,93 @@ SWEEP(rasio_loop_dump) {
   SW_ERR("an empty loop, no receiver", rasio_loop_dump(loop), RASIO_OK);
   th_loop_end(loop);
 }
+
+SWEEP(rasio_sock_listen_tcp_reuseport) {
+  rasio_fd_t out = 5;
+  SW_ERR("NULL port", rasio_sock_listen_tcp_reuseport("127.0.0.1", NULL, 0, &out, NULL),
+         RASIO_EINVAL);
+  SW_TRUE("NULL port: *out = RASIO_INVALID_FD", out == RASIO_INVALID_FD);
+  SW_ERR("NULL out", rasio_sock_listen_tcp_reuseport("127.0.0.1", "0", 0, NULL, NULL),
+         RASIO_EINVAL);
+  SW_ERR("family 5", rasio_sock_listen_tcp_reuseport("127.0.0.1", "0", 5, &out, NULL),
+         RASIO_EINVAL);
+  out = RASIO_INVALID_FD;
+  SW_ERR("port \"99999\"", rasio_sock_listen_tcp_reuseport("127.0.0.1", "99999", 0, &out, NULL),
+         RASIO_EINVAL);
+  if (out != RASIO_INVALID_FD) (void)rasio_sock_close(out);
+  int rc = rasio_sock_listen_tcp_reuseport("127.0.0.1", "0", RASIO_AF_INET4, &out, NULL);
+  SW_TRUE("a good call: 0, or ENOTSUP (Windows) with nothing open",
+          (rc == 0 && out != RASIO_INVALID_FD) || (rc == RASIO_ENOTSUP && out == RASIO_INVALID_FD));
+  if (rc == 0) CHECK_OK(rasio_sock_close(out));
+}
+
+static bool sw_refuse_all(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
+  (void)l;
+  (void)c;
+  return false;
+}
+
+SWEEP(rasio_tcp_listen_fd) {
+  rasio_loop_t *loop = th_loop();
+  uint16_t port;
+  rasio_fd_t lfd = th_listener(&port);
+  rasio_fd_t a, b;
+  th_tcp_pair(&a, &b);
+  rasio_tcp_listener_t *l = SW_SENTINEL;
+  SW_ERR("NULL loop", rasio_tcp_listen_fd(NULL, lfd, NULL, &l), RASIO_EINVAL);
+  SW_TRUE("NULL loop: *out = NULL", l == NULL);
+  SW_ERR("NULL out", rasio_tcp_listen_fd(loop, lfd, NULL, NULL), RASIO_EINVAL);
+  rasio_tcp_listener_opts_t o = {.reuseport = true};
+  SW_ERR("reuseport (bound already)", rasio_tcp_listen_fd(loop, lfd, &o, &l), RASIO_EINVAL);
+  rasio_mailbox_t *mb;
+  CHECK_OK(rasio_mailbox_new(&mb));
+  o = (rasio_tcp_listener_opts_t){.conn = {.mailbox = mb}};
+  SW_ERR("conn.mailbox not the listener's", rasio_tcp_listen_fd(loop, lfd, &o, &l), RASIO_EINVAL);
+  CHECK_OK(rasio_mailbox_free(mb));
+  SW_ERR("a connected socket", rasio_tcp_listen_fd(loop, a, NULL, &l), RASIO_EINVAL);
+  SW_ERR("RASIO_INVALID_FD", rasio_tcp_listen_fd(loop, RASIO_INVALID_FD, NULL, &l), RASIO_EBADF);
+  SW_ERR("a closed fd", rasio_tcp_listen_fd(loop, th_closed_fd(), NULL, &l), RASIO_EBADF);
+  SW_TRUE("nothing was created", rasio_loop_noisy(loop) == 0);
+  /* The listening socket is still the caller's and good: wrapped now, it works. */
+  static const rasio_tcp_listener_cb_t refuse = {.accepted = sw_refuse_all};
+  o = (rasio_tcp_listener_opts_t){.cb = &refuse};
+  SW_ERR("the good socket after the bad calls", rasio_tcp_listen_fd(loop, lfd, &o, &l), RASIO_OK);
+  if (l != NULL && l != SW_SENTINEL) rasio_tcp_listener_close(l);
+  uint64_t end = th_now_ms() + SW_WAIT_MS;
+  while (rasio_loop_noisy(loop) > 0 && th_now_ms() < end)
+    CHECK_OK(rasio_loop_run(loop, RASIO_RUN_NOWAIT));
+  th_close(a);
+  th_close(b);
+  th_loop_end(loop); /* the listener closed lfd: it was its own */
+}
+
+SWEEP(rasio_tcp_adopt) {
+  rasio_loop_t *loop = th_loop();
+  uint16_t port;
+  rasio_fd_t lfd = th_listener(&port);
+  rasio_fd_t a, b;
+  th_tcp_pair(&a, &b);
+  rasio_tcp_t *c = SW_SENTINEL;
+  SW_ERR("NULL loop", rasio_tcp_adopt(NULL, a, NULL, &c), RASIO_EINVAL);
+  SW_TRUE("NULL loop: *out = NULL", c == NULL);
+  SW_ERR("NULL out", rasio_tcp_adopt(loop, a, NULL, NULL), RASIO_EINVAL);
+  rasio_tcp_opts_t o = {.read_size = (size_t)PTRDIFF_MAX + 1};
+  SW_ERR("read_size above PTRDIFF_MAX", rasio_tcp_adopt(loop, a, &o, &c), RASIO_EINVAL);
+  SW_ERR("a listening socket", rasio_tcp_adopt(loop, lfd, NULL, &c), RASIO_EINVAL);
+  SW_ERR("RASIO_INVALID_FD", rasio_tcp_adopt(loop, RASIO_INVALID_FD, NULL, &c), RASIO_EBADF);
+  SW_ERR("a closed fd", rasio_tcp_adopt(loop, th_closed_fd(), NULL, &c), RASIO_EBADF);
+  uint16_t udp_port;
+  rasio_fd_t u = th_udp(&udp_port);
+  SW_ERR("a UDP socket", rasio_tcp_adopt(loop, u, NULL, &c), RASIO_EINVAL);
+  th_close(u);
+  SW_TRUE("nothing was created", rasio_loop_noisy(loop) == 0);
+  /* The caller's socket is untouched by all that: adopted now, the connection closes it. */
+  SW_ERR("the good socket after the bad calls", rasio_tcp_adopt(loop, a, NULL, &c), RASIO_OK);
+  if (c != NULL && c != SW_SENTINEL) rasio_tcp_hard_close(c);
+  uint64_t end = th_now_ms() + SW_WAIT_MS;
+  while (rasio_loop_noisy(loop) > 0 && th_now_ms() < end)
+    CHECK_OK(rasio_loop_run(loop, RASIO_RUN_NOWAIT));
+  th_close(b);
+  th_close(lfd);
+  th_loop_end(loop);
+}
