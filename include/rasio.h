@@ -672,6 +672,18 @@ RASIO_API int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd,
                                   const rasio_tcp_listener_opts_t *opts,
                                   rasio_tcp_listener_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
+/* Closes every connection the listener made that is still live (not yet `closed`):
+ * gracefully (rasio_tcp_close: queued bytes flushed, FIN, wait for the peer's) or, with
+ * hard, at once (rasio_tcp_hard_close). The listener itself keeps listening: for a
+ * shutdown, close it first (rasio_tcp_listener_close), then its connections (here, or
+ * inside the listener's `closed`). The connections' `closed` callbacks follow the rule of
+ * rasio_tcp_close / rasio_tcp_hard_close (they may run inside this call); they may close
+ * other connections or call this again. Connections accepted during the call are not
+ * closed. On the listener's executor only; NULL: nothing. */
+RASIO_API void rasio_tcp_listener_close_connections(rasio_tcp_listener_t *l, bool hard);
+/* Live connections made by the listener (accepted and not yet closed). Executor only;
+ * 0 for NULL. */
+RASIO_API size_t rasio_tcp_listener_connections(const rasio_tcp_listener_t *l);
 RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
 /* The bound address; ESTATE once the listener is closing (its socket may be gone). */
 RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);

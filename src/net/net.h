@@ -13,7 +13,16 @@ int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t 
 /* Closes an accepted connection that the user refused, without callbacks. */
 void rasio__tcp_refuse(rasio_tcp_t *c);
 /* A connection made by l closed. */
-void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
+void rasio__listener_conn_closed(rasio_tcp_listener_t *l, rasio_tcp_t *c);
+
+/* A node of a listener's circular list of its live connections (listener.c); the list's
+ * head is a node too, so a node unlinks itself from whichever list holds it. */
+typedef struct rasio__tcp_link {
+  struct rasio__tcp_link *prev, *next;
+  rasio_tcp_t *conn;
+} rasio__tcp_link_t;
+/* The node a connection carries for its listener's list (tcp.c). */
+rasio__tcp_link_t *rasio__tcp_link_of(rasio_tcp_t *c);
 
 /* Checks that fd is a stream socket, listening or connected as asked, and makes it
  * non-blocking: 0, or EBADF (not a socket), EINVAL (not a stream, or listening when it

@@ -41,6 +41,7 @@ struct rasio_tcp {
   void *data;
   rasio_mailbox_t *mailbox;
   rasio_tcp_listener_t *listener; /* server side: told when this connection closes */
+  rasio__tcp_link_t l_link;       /* server side: in the listener's list while live */
   rasio_event_t *ev;              /* the connection's event (client: the winning attempt) */
   rasio_event_t *attempts[MAX_ATTEMPTS];
   size_t n_attempts;   /* client attempts still undecided */
@@ -105,7 +106,7 @@ static void hard_close(rasio_tcp_t *c) {
   if (c->cb.closed != NULL) c->cb.closed(c);
   /* After closed: a listener at its limit accepts the next connection now, and its
    * owner must hear of this one's end first. */
-  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
+  if (c->listener != NULL) rasio__listener_conn_closed(c->listener, c);
 }
 
 static void try_shutdown(rasio_tcp_t *c) {
@@ -464,6 +465,8 @@ void rasio__tcp_refuse(rasio_tcp_t *c) {
   c->cb = no_callbacks;
   hard_close(c);
 }
+
+rasio__tcp_link_t *rasio__tcp_link_of(rasio_tcp_t *c) { return &c->l_link; }
 
 /* --- adopted sockets (rasio_tcp_adopt) ---------------------------------------------- */
 

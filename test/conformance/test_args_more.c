@@ -204,3 +204,25 @@ SWEEP(rasio_tcp_adopt) {
   th_close(lfd);
   th_loop_end(loop);
 }
+
+SWEEP(rasio_tcp_listener_close_connections) {
+  rasio_tcp_listener_close_connections(NULL, false);
+  rasio_tcp_listener_close_connections(NULL, true);
+  SW_TRUE("NULL: nothing, no crash", true);
+  /* A listener that never had a connection: nothing to close, and it still accepts. */
+  rasio_loop_t *loop = th_loop();
+  rasio_tcp_listener_t *l = NULL;
+  CHECK_OK(rasio_tcp_listen(loop, "127.0.0.1", "0", RASIO_AF_INET4, NULL, &l));
+  rasio_tcp_listener_close_connections(l, false);
+  rasio_addr_t a;
+  SW_ERR("no connection yet: the listener is untouched", rasio_tcp_listener_addr(l, &a), RASIO_OK);
+  rasio_tcp_listener_close(l);
+  uint64_t end = th_now_ms() + SW_WAIT_MS;
+  while (rasio_loop_noisy(loop) > 0 && th_now_ms() < end)
+    CHECK_OK(rasio_loop_run(loop, RASIO_RUN_NOWAIT));
+  th_loop_end(loop);
+}
+
+SWEEP(rasio_tcp_listener_connections) {
+  SW_TRUE("NULL: 0", rasio_tcp_listener_connections(NULL) == 0);
+}
