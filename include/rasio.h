@@ -671,6 +671,23 @@ RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char 
 RASIO_API int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd,
                                   const rasio_tcp_listener_opts_t *opts,
                                   rasio_tcp_listener_t **out);
+/* Unix domain stream sockets (POSIX): a listener bound to path, and a client connecting
+ * to one. They give the same objects as TCP (rasio_tcp_listener_t, rasio_tcp_t) with the
+ * same callbacks, options (reuseport excepted: EINVAL) and rules; rasio_tcp_listener_addr
+ * and rasio_sock_*_addr give an address of family 0 that rasio_addr_format refuses. path
+ * is a filesystem path, not empty and shorter than the OS's sun_path (104 or 108 bytes;
+ * EINVAL otherwise; no Linux abstract names). rasio never unlinks the path: a file left
+ * from an earlier listener makes the next one fail with EADDRINUSE, so unlink it before
+ * listening and after closing. A connect fails at once (nothing created) with ENOTFOUND
+ * when the path does not exist, ECONNREFUSED when nothing listens there, EAGAIN when the
+ * listener's backlog is full (Linux); otherwise its outcome arrives as connected or
+ * connect_failed, as for rasio_tcp_connect. Windows: ENOTSUP (Winsock has AF_UNIX since
+ * Windows 10 1803, but rasio's Windows backends are not verified with it). Any thread. */
+RASIO_API int rasio_unix_listen(rasio_loop_t *loop, const char *path,
+                                const rasio_tcp_listener_opts_t *opts,
+                                rasio_tcp_listener_t **out);
+RASIO_API int rasio_unix_connect(rasio_loop_t *loop, const char *path,
+                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
 /* Closes every connection the listener made that is still live (not yet `closed`):
  * gracefully (rasio_tcp_close: queued bytes flushed, FIN, wait for the peer's) or, with

@@ -34,6 +34,16 @@ int rasio__sock_adopt_stream(rasio_fd_t fd, bool listening);
 int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
                     rasio_tcp_t **out);
 
+/* A Unix domain stream socket on path (sock/posix.c; ENOTSUP on Windows): listening
+ * (bound, listen called) or with a connect under way (its completion arrives as WRITE).
+ * 0 with the socket in *out, or a RASIO_E* code with nothing open: EINVAL (path empty or
+ * too long), ENOTFOUND (connect: no such path), EAGAIN (connect: backlog full), ... */
+int rasio__sock_unix(const char *path, bool listening, rasio_fd_t *out);
+/* A client connection on a socket whose connect is under way (tcp.c); on failure the fd is
+ * left open, still the caller's. */
+int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                          rasio_tcp_t **out);
+
 /* Sets this thread's rasio_sock_last_error to code and returns RASIO_IO_ERROR (src/sock/
  * common.c; sock/sock.h declares it too, with the OS's socket headers the net layer does
  * without). */

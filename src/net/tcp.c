@@ -497,6 +497,26 @@ int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *o
   return 0;
 }
 
+/* One attempt, as rasio_tcp_connect makes them: born disarmed, armed from the executor. */
+int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                          rasio_tcp_t **out) {
+  rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
+  if (c == NULL) return RASIO_ENOMEM;
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
+                           .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
+  int rc = rasio_event_new(loop, &eo, &c->attempts[0]);
+  if (rc != 0) {
+    rasio__free(c->rbuf);
+    rasio__free(c);
+    return rc;
+  }
+  c->n_attempts = c->live_events = 1;
+  *out = c;
+  (void)rasio_event_post(c->attempts[0]); /* the last touch of c on this thread */
+  return 0;
+}
+
 int rasio_tcp_adopt(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
                     rasio_tcp_t **out) {
   if (out != NULL) *out = NULL;

@@ -346,3 +346,13 @@ int rasio__sock_reuse_port(SOCKET s) {
   (void)s;
   return RASIO_ENOTSUP;
 }
+
+/* Unix domain sockets: Winsock has AF_UNIX stream sockets since Windows 10 1803
+ * (afunix.h), but rasio's Windows backends have not been verified with them, nor can
+ * they be under Wine, where rasio's Windows suite runs; until they are: ENOTSUP. */
+int rasio__sock_unix(const char *path, bool listening, rasio_fd_t *out) {
+  (void)path;
+  (void)listening;
+  (void)out;
+  return RASIO_ENOTSUP;
+}

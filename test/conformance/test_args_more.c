@@ -226,3 +226,33 @@ SWEEP(rasio_tcp_listener_close_connections) {
 SWEEP(rasio_tcp_listener_connections) {
   SW_TRUE("NULL: 0", rasio_tcp_listener_connections(NULL) == 0);
 }
+
+SWEEP(rasio_unix_listen) {
+  rasio_loop_t *loop = th_loop();
+  rasio_tcp_listener_t *l = SW_SENTINEL;
+  SW_ERR("NULL loop", rasio_unix_listen(NULL, "/tmp/x", NULL, &l), RASIO_EINVAL);
+  SW_TRUE("NULL loop: *out = NULL", l == NULL);
+  SW_ERR("NULL path", rasio_unix_listen(loop, NULL, NULL, &l), RASIO_EINVAL);
+  SW_ERR("NULL out", rasio_unix_listen(loop, "/tmp/x", NULL, NULL), RASIO_EINVAL);
+  rasio_tcp_listener_opts_t o = {.reuseport = true};
+  SW_ERR("reuseport", rasio_unix_listen(loop, "/tmp/x", &o, &l), RASIO_EINVAL);
+  int rc = rasio_unix_listen(loop, "", NULL, &l);
+  SW_TRUE("empty path: EINVAL (ENOTSUP on Windows)", rc == RASIO_EINVAL || rc == RASIO_ENOTSUP);
+  SW_TRUE("nothing was created", rasio_loop_noisy(loop) == 0);
+  th_loop_end(loop);
+}
+
+SWEEP(rasio_unix_connect) {
+  rasio_loop_t *loop = th_loop();
+  rasio_tcp_t *c = SW_SENTINEL;
+  SW_ERR("NULL loop", rasio_unix_connect(NULL, "/tmp/x", NULL, &c), RASIO_EINVAL);
+  SW_TRUE("NULL loop: *out = NULL", c == NULL);
+  SW_ERR("NULL path", rasio_unix_connect(loop, NULL, NULL, &c), RASIO_EINVAL);
+  SW_ERR("NULL out", rasio_unix_connect(loop, "/tmp/x", NULL, NULL), RASIO_EINVAL);
+  rasio_tcp_opts_t o = {.read_size = (size_t)PTRDIFF_MAX + 1};
+  SW_ERR("read_size above PTRDIFF_MAX", rasio_unix_connect(loop, "/tmp/x", &o, &c), RASIO_EINVAL);
+  int rc = rasio_unix_connect(loop, "", NULL, &c);
+  SW_TRUE("empty path: EINVAL (ENOTSUP on Windows)", rc == RASIO_EINVAL || rc == RASIO_ENOTSUP);
+  SW_TRUE("nothing was created", rasio_loop_noisy(loop) == 0);
+  th_loop_end(loop);
+}
