@@ -51,6 +51,9 @@ extern "C" {
 #define RASIO_VERSION_MAJOR 0
 #define RASIO_VERSION_MINOR 1
 #define RASIO_VERSION_PATCH 0
+/* The version as one number, ordered like the versions: 0xMMmmpp. */
+#define RASIO_VERSION_HEX \
+  ((RASIO_VERSION_MAJOR << 16) | (RASIO_VERSION_MINOR << 8) | RASIO_VERSION_PATCH)
 
 /* A socket or file descriptor: an int on POSIX, a SOCKET on Windows. */
 typedef intptr_t rasio_fd_t;
@@ -106,6 +109,21 @@ enum {
 RASIO_API const char *rasio_strerror(int err);
 /* The code's name without the prefix, e.g. "EINVAL"; "UNKNOWN" if unknown. Any thread. */
 RASIO_API const char *rasio_err_name(int err);
+/* The OS's own error code (errno; on Windows the GetLastError / WSAGetLastError value)
+ * behind the last RASIO_EOS that rasio made on the calling thread from an OS error, for
+ * the OS's message (strerror, FormatMessage); 0 if none yet. RASIO_EOS is what an OS code
+ * without a RASIO_E* of its own becomes. Only an EOS replaces it (a success does not clear
+ * it), and an EOS not made from an OS code (a RASIO_ERROR notification of a net object)
+ * leaves it alone. Net layer errors are made on the object's executor thread: read it
+ * in the callback that reports the error. Any thread (each has its own). */
+RASIO_API int rasio_os_error(void);
+
+/* The library's version, "MAJOR.MINOR.PATCH": the version of the library actually linked,
+ * which may differ from the RASIO_VERSION_* macros a program was compiled with. The build
+ * fails if the macros disagree with CMake's project version. A static string; any thread. */
+RASIO_API const char *rasio_version(void);
+/* The same as RASIO_VERSION_HEX would be in the linked library's header. Any thread. */
+RASIO_API unsigned rasio_version_hex(void);
 
 /* ---------------------------------------------------------------------------------------
  * Flags
@@ -171,12 +189,26 @@ RASIO_API int rasio_loop_start(rasio_loop_t *loop);
  * its next run return at once. */
 RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
 
-/* Frees the loop. EBUSY while it runs or while any event made on it is not destroyed.
- * Not concurrently with any other call on the loop. If rasio_tcp_connect resolved a host
- * name on this loop, this joins the loop's resolver thread, so it waits for a lookup still
- * running (one whose connection was closed meanwhile), as long as the system resolver
- * takes. */
+/* Frees the loop. EBUSY while it runs, while any event made on it is not destroyed, or
+ * while a rasio_loop_call is queued. Not concurrently with any other call on the loop. If
+ * rasio_tcp_connect resolved a host name on this loop, this joins the loop's resolver
+ * thread, so it waits for a lookup still running (one whose connection was closed
+ * meanwhile), as long as the system resolver takes. */
 RASIO_API int rasio_loop_free(rasio_loop_t *loop);
+
+/* Runs fn(arg) on the loop thread: "do this on the loop" without making an event first.
+ * Any thread, including the loop thread inside a notification or another call. fn runs
+ * after this returns, never inside it: in the loop's current iteration if that has not
+ * reached its calls yet, else in the next one; calls run in the order they were made, and
+ * a call made by a running call waits for the next iteration. A call is not noisy: it does
+ * not keep RASIO_RUN_QUIET running nor refuse rasio_loop_stop, but a queued call keeps the
+ * loop from blocking in its wait. Nothing is ever dropped: a call queued when the loop
+ * stops (or before it ever ran) waits for the next run, and rasio_loop_free refuses with
+ * EBUSY while a call is queued, so arg is never leaked (run the loop, e.g. with
+ * RASIO_RUN_NOWAIT, to drain them). No ESTATE: any loop that is not freed takes calls.
+ * Errors: EINVAL (NULL loop or fn), ENOMEM (the call could not be queued; fn will not run). */
+typedef void (*rasio_call_fn)(void *arg);
+RASIO_API int rasio_loop_call(rasio_loop_t *loop, rasio_call_fn fn, void *arg);
 
 /* The backend's name ("epoll", ...). Any thread. */
 RASIO_API const char *rasio_loop_backend(const rasio_loop_t *loop);
@@ -186,6 +218,25 @@ RASIO_API size_t rasio_loop_noisy(const rasio_loop_t *loop);
 
 /* Current monotonic time in nanoseconds (the clock timers use). Any thread. */
 RASIO_API uint64_t rasio_now_ns(void);
+
+/* Debugging. rasio logs a few lines: which backend rasio_loop_new chose and why, or why
+ * none (each failed probe, and for an unknown RASIO_BACKEND the names this build has), and
+ * what rasio_loop_dump finds. Without a receiver the lines go to stderr, prefixed
+ * "rasio: ", when the environment variable RASIO_DEBUG is set and not "" or "0"; else
+ * nowhere. A line is at most 255 bytes, without a newline. */
+typedef void (*rasio_log_fn)(const char *line, void *ctx);
+/* Sets the process's log receiver (NULL: back to the RASIO_DEBUG default). fn runs on the
+ * thread that logs (any thread, several at once), possibly while rasio holds a loop's
+ * lock: it must not call rasio. Any thread; a line being logged meanwhile may still go
+ * to the previous receiver. */
+RASIO_API void rasio_set_log(rasio_log_fn fn, void *ctx);
+/* Logs the loop's live events, for leak hunting: counts (events alive, noisy, calls
+ * queued), then one line per subscribed socket, timer with a pending expiry (and when it
+ * is due) and signal subscription: pointer, fd, interest flags, state, noisy, ctx; then
+ * how many live events no list holds (stdin, timers with no pending expiry, events after
+ * their removal). Any thread; the lines go through the log (RASIO_DEBUG or rasio_set_log),
+ * so nothing appears without one. EINVAL for a NULL loop. */
+RASIO_API int rasio_loop_dump(rasio_loop_t *loop);
 
 /* ---------------------------------------------------------------------------------------
  * Events
@@ -219,6 +270,11 @@ typedef struct rasio_event_opts {
    * socket): their readable/writeable flag starts set, and a ONESHOT event starts with
    * them disarmed, as if just delivered. The owner re-arms them as usual. */
   uint32_t ready;
+  /* TIMER only (EINVAL on any other event): non-zero makes the timer repeat. After each
+   * expiry it re-arms itself one interval (ns) after the deadline that expired, so the
+   * period does not drift; periods the loop missed (a stall longer than interval) are
+   * skipped, not delivered in a burst: the next expiry is then interval after now. */
+  uint64_t interval;
 } rasio_event_opts_t;
 
 /* Creates an event and subscribes it. On error nothing was created and the fd is untouched
@@ -270,6 +326,14 @@ RASIO_API int rasio_event_post(rasio_event_t *ev);
  * Any thread, including inside the timer's own notification. A TIMER already produced may
  * still arrive. EINVAL for a non-timer event, ESTATE after unsubscribe. */
 RASIO_API int rasio_event_set_nsec(rasio_event_t *ev, uint64_t nsec);
+
+/* Timer events: sets the repeat period (0: stop repeating after the pending expiry). It
+ * applies from the next expiry on and arms nothing: a timer with no pending expiry (a
+ * one-shot that fired) needs rasio_event_set_nsec to start again. rasio_event_set_nsec on
+ * a repeating timer replaces the pending expiry; the period goes on from there. Any
+ * thread, including inside the timer's notification. EINVAL for a non-timer event,
+ * ESTATE after unsubscribe. */
+RASIO_API int rasio_event_set_interval(rasio_event_t *ev, uint64_t interval);
 
 /* readable / writeable: the loop sets one when it delivers that direction; only the owner
  * clears it (before re-arming). Atomic; any thread. Getters return false for NULL. */
@@ -414,6 +478,16 @@ RASIO_API int rasio_sock_listen_tcp(const char *host, const char *port, int fami
                                     rasio_fd_t *out, rasio_addr_t *bound);
 RASIO_API int rasio_sock_listen_udp(const char *host, const char *port, int family,
                                     rasio_fd_t *out, rasio_addr_t *bound);
+/* rasio_sock_listen_tcp with SO_REUSEPORT set before bind, so several listening sockets
+ * (one per loop or per process, same effective user) share host:port and the kernel
+ * spreads new connections over them: one loop per core, each accepting on its own socket.
+ * Every socket on the port must be made this way, the first included. Linux spreads
+ * connections by a hash of the connection; FreeBSD gets SO_REUSEPORT_LB, its equivalent;
+ * other BSDs and macOS bind but may hand every connection to one socket. Windows: ENOTSUP,
+ * always (Winsock has no such option, and its SO_REUSEADDR makes it undefined which socket
+ * gets a connection). Errors as rasio_sock_listen_tcp, plus ENOTSUP. */
+RASIO_API int rasio_sock_listen_tcp_reuseport(const char *host, const char *port, int family,
+                                              rasio_fd_t *out, rasio_addr_t *bound);
 
 /* May block: a host name is resolved (getaddrinfo) on the calling thread, which may wait
  * for DNS; a numeric address, NULL or "" never waits. rasio_tcp_connect resolves names
@@ -464,6 +538,18 @@ RASIO_API int rasio_addr_format(const rasio_addr_t *addr, char *buf, size_t len)
 RASIO_API uint16_t rasio_addr_port(const rasio_addr_t *addr);
 /* RASIO_AF_INET4, RASIO_AF_INET6, or 0 for an empty/unknown address. */
 RASIO_API int rasio_addr_family(const rasio_addr_t *addr);
+/* Conversions to and from the OS's struct sockaddr (rasio.h includes no OS header, hence
+ * void pointers). from: sa points at len bytes holding a sockaddr_in or sockaddr_in6;
+ * only that structure is copied (a larger len, e.g. a sockaddr_storage, is fine). EINVAL:
+ * NULL sa or out, len shorter than the family field or than its family's structure;
+ * EAFNOSUPPORT: another family. *out is written only on success.
+ * to: copies addr's sockaddr into sa, which has cap bytes, and writes its length (the
+ * socklen_t to pass the OS) to *len. EINVAL: NULL argument, an empty or malformed addr, or
+ * cap too small (then *len still tells the size needed and sa is untouched). Any thread;
+ * nothing is kept. */
+RASIO_API int rasio_addr_from_sockaddr(const void *sa, size_t len, rasio_addr_t *out);
+RASIO_API int rasio_addr_to_sockaddr(const rasio_addr_t *addr, void *sa, size_t cap,
+                                     size_t *len);
 
 /* ---------------------------------------------------------------------------------------
  * Net layer: TCP connections, TCP listeners, UDP sockets
@@ -546,6 +632,18 @@ typedef struct rasio_tcp_opts {
  * before any callback can run. */
 RASIO_API int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
+/* Wraps a connected stream socket made elsewhere (a runtime's, another library's, one
+ * passed from another process) in a connection, as if accepted: no `connected` callback,
+ * the connection is live when this returns. rasio sets it non-blocking and leaves its
+ * other properties alone. Ownership: on success the socket is the connection's (rasio
+ * closes it when the connection ends; the caller must not close it, nor use it for I/O);
+ * on failure nothing was created and the socket is untouched, still the caller's. Any
+ * thread: nothing runs until the object's executor takes it over (bytes that arrived
+ * before are delivered then). Errors: EINVAL (NULL loop or out, read_size too large, not
+ * a stream socket, a listening socket), EBADF (not a socket), ENOTCONN (not connected),
+ * EEXIST (already subscribed on this loop), ENOMEM. */
+RASIO_API int rasio_tcp_adopt(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                              rasio_tcp_t **out);
 /* Queues bytes (copied) and sends what the kernel takes now; 0 once every byte is sent or
  * queued. Errors:
  * - EINVAL: NULL c, NULL data with len > 0, NULL iov with iovcnt > 0, more than 1024
@@ -616,6 +714,9 @@ typedef struct rasio_tcp_listener_opts {
    * conn.mailbox must be NULL or the listener's mailbox (EINVAL otherwise): a listener's
    * connections run on its executor. */
   rasio_tcp_opts_t conn;
+  /* rasio_tcp_listen only: listen with SO_REUSEPORT (rasio_sock_listen_tcp_reuseport), so
+   * listeners on other loops can share the port. ENOTSUP on Windows. */
+  bool reuseport;
 } rasio_tcp_listener_opts_t;
 
 /* Listens (host NULL = wildcard, port "0" = ephemeral, family RASIO_AF_*). May block: a
@@ -625,7 +726,47 @@ typedef struct rasio_tcp_listener_opts {
 RASIO_API int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
                                const rasio_tcp_listener_opts_t *opts,
                                rasio_tcp_listener_t **out);
+/* Wraps a listening stream socket made elsewhere (inherited, made with options rasio does
+ * not set, or one of several rasio_sock_listen_tcp_reuseport sockets) in a listener, with
+ * the same options and callbacks as rasio_tcp_listen (opts->reuseport must be false: the
+ * socket is bound already). rasio sets it non-blocking. Ownership: on success it is the
+ * listener's (closed when the listener closes); on failure nothing was created and the
+ * socket is untouched, still the caller's. Any thread. Errors: EINVAL (bad argument, not
+ * a stream socket, not listening), EBADF (not a socket), EEXIST (already subscribed on
+ * this loop), ENOMEM. */
+RASIO_API int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd,
+                                  const rasio_tcp_listener_opts_t *opts,
+                                  rasio_tcp_listener_t **out);
+/* Unix domain stream sockets (POSIX): a listener bound to path, and a client connecting
+ * to one. They give the same objects as TCP (rasio_tcp_listener_t, rasio_tcp_t) with the
+ * same callbacks, options (reuseport excepted: EINVAL) and rules; rasio_tcp_listener_addr
+ * and rasio_sock_*_addr give an address of family 0 that rasio_addr_format refuses. path
+ * is a filesystem path, not empty and shorter than the OS's sun_path (104 or 108 bytes;
+ * EINVAL otherwise; no Linux abstract names). rasio never unlinks the path: a file left
+ * from an earlier listener makes the next one fail with EADDRINUSE, so unlink it before
+ * listening and after closing. A connect fails at once (nothing created) with ENOTFOUND
+ * when the path does not exist, ECONNREFUSED when nothing listens there, EAGAIN when the
+ * listener's backlog is full (Linux); otherwise its outcome arrives as connected or
+ * connect_failed, as for rasio_tcp_connect. Windows: ENOTSUP (Winsock has AF_UNIX since
+ * Windows 10 1803, but rasio's Windows backends are not verified with it). Any thread. */
+RASIO_API int rasio_unix_listen(rasio_loop_t *loop, const char *path,
+                                const rasio_tcp_listener_opts_t *opts,
+                                rasio_tcp_listener_t **out);
+RASIO_API int rasio_unix_connect(rasio_loop_t *loop, const char *path,
+                                 const rasio_tcp_opts_t *opts, rasio_tcp_t **out);
 RASIO_API void rasio_tcp_listener_close(rasio_tcp_listener_t *l);
+/* Closes every connection the listener made that is still live (not yet `closed`):
+ * gracefully (rasio_tcp_close: queued bytes flushed, FIN, wait for the peer's) or, with
+ * hard, at once (rasio_tcp_hard_close). The listener itself keeps listening: for a
+ * shutdown, close it first (rasio_tcp_listener_close), then its connections (here, or
+ * inside the listener's `closed`). The connections' `closed` callbacks follow the rule of
+ * rasio_tcp_close / rasio_tcp_hard_close (they may run inside this call); they may close
+ * other connections or call this again. Connections accepted during the call are not
+ * closed. On the listener's executor only; NULL: nothing. */
+RASIO_API void rasio_tcp_listener_close_connections(rasio_tcp_listener_t *l, bool hard);
+/* Live connections made by the listener (accepted and not yet closed). Executor only;
+ * 0 for NULL. */
+RASIO_API size_t rasio_tcp_listener_connections(const rasio_tcp_listener_t *l);
 RASIO_API void *rasio_tcp_listener_data(const rasio_tcp_listener_t *l);
 /* The bound address; ESTATE once the listener is closing (its socket may be gone). */
 RASIO_API int rasio_tcp_listener_addr(const rasio_tcp_listener_t *l, rasio_addr_t *out);

@@ -1,5 +1,6 @@
 /* Error names and messages, generated from the one table in rasio.h. The mapping from OS
  * error codes lives in the OS file (os/posix.c, os/win.c). */
+#include "os/os.h"
 #include "rasio.h"
 
 const char *rasio_strerror(int err) {
@@ -23,3 +24,12 @@ const char *rasio_err_name(int err) {
     default: return "UNKNOWN";
   }
 }
+
+/* The OS code behind this thread's last RASIO_EOS. Set by the OS files' error maps
+ * (rasio__os_error_map) whenever a code has no RASIO_E* of its own, so the message the
+ * OS has for it is not lost; never cleared by a success, only replaced by the next EOS. */
+static _Thread_local int last_os_error;
+
+void rasio__os_error_note(int oserr) { last_os_error = oserr; }
+
+int rasio_os_error(void) { return last_os_error; }

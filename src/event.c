@@ -77,6 +77,7 @@ static int check_opts(const rasio_event_opts_t *o, int *kind) {
   if (*kind == RASIO__KIND_SIGNAL && (o->nsec > INT32_MAX || !rasio__sig_valid((int)o->nsec)))
     return RASIO_EINVAL;
   if (*kind == RASIO__KIND_FD && !rasio__fd_in_range(o->fd)) return RASIO_EBADF;
+  if (o->interval != 0 && *kind != RASIO__KIND_TIMER) return RASIO_EINVAL;
   return 0;
 }
 
@@ -116,6 +117,7 @@ int rasio_event_new(rasio_loop_t *loop, const rasio_event_opts_t *opts, rasio_ev
   ev->mailbox = opts->mailbox;
   ev->node.is_event = true;
   ev->u.timer.index = RASIO__NO_INDEX;
+  if (kind == RASIO__KIND_TIMER) ev->u.timer.interval = opts->interval;
   if (kind == RASIO__KIND_SIGNAL) ev->u.sig.signo = (int)opts->nsec;
   if (kind == RASIO__KIND_STDIN) {
     ev->fd = rasio__stdin_fd();

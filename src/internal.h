@@ -100,6 +100,7 @@ struct rasio_event {
     struct {
       uint64_t deadline; /* monotonic ns, under loop->timer_mu */
       size_t index;      /* position in the heap or RASIO__NO_INDEX */
+      uint64_t interval; /* repeat period in ns (0: one-shot), under loop->timer_mu */
     } timer;
     struct {
       int signo;
@@ -161,6 +162,11 @@ struct rasio_loop {
 
   /* The net layer's resolver thread (src/net/resolver.c), made on first use. */
   _Atomic(struct rasio__resolver *) resolver;
+  /* rasio_loop_call's FIFO (call.c), under call_mu; calls_pending counts what is queued
+   * or running, so free can refuse while a call is still owed. */
+  rasio__mutex_t call_mu;
+  struct rasio__call *call_head, *call_tail;
+  atomic_size_t calls_pending;
 };
 
 /* src/net/resolver.c: stops and joins the loop's resolver thread, if it has one. */
@@ -235,6 +241,24 @@ bool rasio__stdin_unsubscribe(rasio_event_t *ev);
 int rasio__stdin_rearm(rasio_event_t *ev);
 /* A LEVEL stdin event got READ: post it again if stdin can still be read (loop thread). */
 void rasio__stdin_level_again(rasio_event_t *ev);
+
+/* call.c: rasio_loop_call's queue */
+void rasio__call_init(rasio_loop_t *loop);
+/* Runs the calls queued when the pass began (loop thread); later ones wait a turn. */
+void rasio__call_dispatch(rasio_loop_t *loop);
+void rasio__call_fini(rasio_loop_t *loop);
+
+/* debug.c: the log (rasio_set_log; RASIO_DEBUG=1 sends it to stderr) */
+#ifdef __MINGW32__
+#define RASIO__PRINTF gnu_printf /* the build uses mingw's C99 printf (%zu, %lld) */
+#else
+#define RASIO__PRINTF printf
+#endif
+bool rasio__log_on(void);
+void rasio__log(const char *fmt, ...) __attribute__((format(RASIO__PRINTF, 1, 2)));
+/* Logs rasio_loop_new's backend choice: be on success, else why (rc) name failed. */
+void rasio__log_backend(const char *name, const char *source, const rasio__backend_t *be,
+                        int rc);
 
 /* mailbox.c */
 void rasio__mailbox_post_event(rasio_mailbox_t *mb, rasio_event_t *ev, uint32_t flags,

@@ -3,7 +3,7 @@
  *
  * One iteration, always in this order:
  *   1. wait in the backend (readiness is delivered from inside the wait);
- *   2. clear wake_pending, then signals, timers, synthetic readiness;
+ *   2. clear wake_pending, then signals, timers, synthetic readiness, rasio_loop_call's calls;
  *   3. DISPOSED for every event whose removal completed.
  * DISPOSED is produced last, so every notification the iteration produced for an event
  * precedes it, and no pointer held by this iteration can name a destroyed event.
@@ -18,6 +18,9 @@ static int pick_backend(const char *name, const rasio__backend_t **out) {
     if (name != NULL ? strcmp((*b)->name, name) != 0 : ((*b)->caps & RASIO__BE_BY_NAME_ONLY))
       continue;
     int rc = (*b)->probe();
+    if (rc != 0 && rasio__log_on())
+      rasio__log("backend %s: probe failed: %s (%s)", (*b)->name, rasio_err_name(rc),
+                 rasio_strerror(rc));
     if (rc == 0) {
       *out = *b;
       return 0;
@@ -31,11 +34,14 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   if (out == NULL) return RASIO_EINVAL;
   *out = NULL;
   const char *name = opts != NULL ? opts->backend : NULL;
+  const char *source = name != NULL ? "named in the loop's options" : "RASIO_BACKEND";
   if (name == NULL) name = getenv("RASIO_BACKEND");
   if (name != NULL && name[0] == '\0') name = NULL;
+  if (name == NULL) source = "none named: the first this system can run";
 
-  const rasio__backend_t *be;
+  const rasio__backend_t *be = NULL;
   int rc = pick_backend(name, &be);
+  rasio__log_backend(name, source, be, rc);
   if (rc != 0) return rc;
 
   rasio_loop_t *loop = rasio__calloc(1, sizeof *loop);
@@ -46,6 +52,7 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
   rasio__mutex_init(&loop->timer_mu);
   rasio__mutex_init(&loop->sig_mu);
   rasio__mutex_init(&loop->fd_mu);
+  rasio__call_init(loop);
   rc = rasio__fdtab_init(loop);
   if (rc == 0) rc = be->init(loop);
   if (rc != 0) {
@@ -54,6 +61,7 @@ int rasio_loop_new(const rasio_loop_opts_t *opts, rasio_loop_t **out) {
     rasio__mutex_destroy(&loop->timer_mu);
     rasio__mutex_destroy(&loop->sig_mu);
     rasio__mutex_destroy(&loop->fd_mu);
+    rasio__call_fini(loop);
     rasio__free(loop);
     return rc;
   }
@@ -180,7 +188,8 @@ static void dispose_drain(rasio_loop_t *loop) {
 
 static bool has_work(rasio_loop_t *loop) {
   return atomic_load(&loop->dispose_head) != NULL || atomic_load(&loop->synth_any) ||
-         atomic_load(&loop->stop_requested) || rasio__signal_pending(loop);
+         atomic_load(&loop->stop_requested) || rasio__signal_pending(loop) ||
+         atomic_load(&loop->calls_pending) > 0;
 }
 
 static int iterate(rasio_loop_t *loop, bool block) {
@@ -194,6 +203,7 @@ static int iterate(rasio_loop_t *loop, bool block) {
   rasio__signal_dispatch(loop);
   rasio__timer_dispatch(loop);
   synth_dispatch(loop);
+  rasio__call_dispatch(loop);
   dispose_drain(loop);
   return rc;
 }
@@ -257,7 +267,9 @@ int rasio_loop_stop(rasio_loop_t *loop) {
 
 int rasio_loop_free(rasio_loop_t *loop) {
   if (loop == NULL) return RASIO_EINVAL;
-  if (atomic_load(&loop->running) || atomic_load(&loop->live) > 0) return RASIO_EBUSY;
+  if (atomic_load(&loop->running) || atomic_load(&loop->live) > 0 ||
+      atomic_load(&loop->calls_pending) > 0)
+    return RASIO_EBUSY;
   if (atomic_exchange(&loop->started, false)) rasio__thread_join(loop->thread);
   rasio__resolver_fini(loop);
   rasio__signal_fini(loop);
@@ -268,6 +280,7 @@ int rasio_loop_free(rasio_loop_t *loop) {
   rasio__mutex_destroy(&loop->timer_mu);
   rasio__mutex_destroy(&loop->sig_mu);
   rasio__mutex_destroy(&loop->fd_mu);
+  rasio__call_fini(loop);
   rasio__free(loop);
   return 0;
 }

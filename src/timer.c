@@ -1,5 +1,6 @@
-/* Timers: one-shot relative nanosecond deadlines on a binary min-heap of events, written
- * once for every backend. The backend only ever sees the wait timeout.
+/* Timers: relative nanosecond deadlines (one-shot, or repeating with an interval) on a
+ * binary min-heap of events, written once for every backend. The backend only ever sees
+ * the wait timeout.
  *
  * The heap is guarded by loop->timer_mu because set_nsec and unsubscribe may run on any
  * thread. The lock is never held while a notification runs, so a notification may re-arm
@@ -117,13 +118,28 @@ uint64_t rasio__timer_timeout(rasio_loop_t *loop) {
   return deadline > now ? deadline - now : 0;
 }
 
-/* Pops up to FIRE_BATCH expired timers into batch; returns how many. */
+/* A repeating timer's next deadline: one period after the one that expired, so the
+ * period does not drift with the loop's latency; but never at or before now: periods the
+ * loop slept through are skipped, not fired in a burst (and this pass cannot pop it again).
+ * timer_mu held. */
+static void repeat(rasio_loop_t *loop, rasio_event_t *ev, uint64_t now) {
+  uint64_t period = ev->u.timer.interval, prev = deadline_of(ev);
+  uint64_t next = prev < UINT64_MAX - period ? prev + period : UINT64_MAX - 1;
+  if (next <= now) next = now < UINT64_MAX - period ? now + period : UINT64_MAX - 1;
+  ev->u.timer.deadline = next;
+  sift_down(loop, ev->u.timer.index);
+}
+
+/* Pops up to FIRE_BATCH expired timers into batch; returns how many. A repeating timer is
+ * re-armed in place instead of leaving the heap. */
 static size_t pop_expired(rasio_loop_t *loop, uint64_t now, rasio_event_t **batch) {
   size_t n = 0;
   rasio__mutex_lock(&loop->timer_mu);
   while (n < FIRE_BATCH && loop->heap_len > 0 && deadline_of(loop->heap[0]) <= now) {
     batch[n] = loop->heap[0];
-    heap_remove(loop, batch[n++]);
+    if (batch[n]->u.timer.interval != 0) repeat(loop, batch[n], now);
+    else heap_remove(loop, batch[n]);
+    n++;
   }
   rasio__mutex_unlock(&loop->timer_mu);
   return n;
@@ -147,4 +163,17 @@ void rasio__timer_fini(rasio_loop_t *loop) {
   loop->heap = NULL;
   loop->heap_len = loop->heap_cap = 0;
   atomic_store(&loop->timer_count, 0);
+}
+
+/* Under timer_mu, like every read of the period (pop_expired), so a change from any thread
+ * applies whole at the next expiry. */
+int rasio_event_set_interval(rasio_event_t *ev, uint64_t interval) {
+  if (!rasio__event_valid(ev) || ev->kind != RASIO__KIND_TIMER) return RASIO_EINVAL;
+  rasio_loop_t *loop = ev->loop;
+  int rc = 0;
+  rasio__mutex_lock(&loop->timer_mu);
+  if (atomic_load(&ev->state) != RASIO__ACTIVE) rc = RASIO_ESTATE;
+  else ev->u.timer.interval = interval;
+  rasio__mutex_unlock(&loop->timer_mu);
+  return rc;
 }

@@ -32,6 +32,7 @@ struct rasio_tcp_listener {
   rasio_tcp_opts_t conn; /* conn.cb points at conn_cb (or is NULL) */
   rasio_tcp_cb_t conn_cb;
   size_t limit, count; /* live connections made by this listener */
+  rasio__tcp_link_t conns; /* the list of those connections (head node) */
   rasio_event_t *ev, *retry;
   size_t live_events;
   bool paused, accepting, done;
@@ -61,6 +62,61 @@ static void report(rasio_tcp_listener_t *l, int err) {
   if (l->cb.accept_error != NULL) l->cb.accept_error(l, err);
 }
 
+/* --- the list of live connections (rasio_tcp_listener_close_connections) ----------- */
+
+static void list_init(rasio__tcp_link_t *head) { head->prev = head->next = head; }
+
+static void unlink_node(rasio__tcp_link_t *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  list_init(n);
+}
+
+static void insert_tail(rasio__tcp_link_t *head, rasio__tcp_link_t *n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+
+/* The list is made on first use (a listener is zeroed at birth). */
+static void link_conn(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
+  if (l->conns.next == NULL) list_init(&l->conns);
+  rasio__tcp_link_t *n = rasio__tcp_link_of(c);
+  n->conn = c;
+  insert_tail(&l->conns, n);
+}
+
+/* Closing runs callbacks that may close (and unlink) any other connection, or call this
+ * again; so the list is moved to a local head first and each connection is put back into
+ * the listener's list before it is closed: whatever a callback does, every node is in
+ * exactly one list and unlinks itself from it. No connection is freed during the call
+ * (its memory goes only after its event's DISPOSED, from the loop). Connections accepted
+ * meanwhile (a close under the limit resumes accepting) join the listener's list and are
+ * left alone. */
+void rasio_tcp_listener_close_connections(rasio_tcp_listener_t *l, bool hard) {
+  if (l == NULL || l->conns.next == NULL) return;
+  rasio__tcp_link_t pending;
+  list_init(&pending);
+  if (l->conns.next != &l->conns) {
+    pending.next = l->conns.next;
+    pending.prev = l->conns.prev;
+    pending.next->prev = pending.prev->next = &pending;
+    list_init(&l->conns);
+  }
+  while (pending.next != &pending) {
+    rasio__tcp_link_t *n = pending.next;
+    unlink_node(n);
+    insert_tail(&l->conns, n);
+    if (hard) rasio_tcp_hard_close(n->conn);
+    else rasio_tcp_close(n->conn);
+  }
+}
+
+size_t rasio_tcp_listener_connections(const rasio_tcp_listener_t *l) {
+  return l != NULL ? l->count : 0;
+}
+
 /* Without an `accepted` callback every connection is taken, with conn's callbacks. */
 static void spawn(rasio_tcp_listener_t *l, rasio_fd_t fd) {
   rasio_tcp_t *c;
@@ -70,6 +126,7 @@ static void spawn(rasio_tcp_listener_t *l, rasio_fd_t fd) {
     return;
   }
   l->count++;
+  link_conn(l, c);
   if (l->cb.accepted != NULL && !l->cb.accepted(l, c)) rasio__tcp_refuse(c);
 }
 
@@ -105,7 +162,8 @@ static void accept_loop(rasio_tcp_listener_t *l) {
   l->accepting = false;
 }
 
-void rasio__listener_conn_closed(rasio_tcp_listener_t *l) {
+void rasio__listener_conn_closed(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
+  unlink_node(rasio__tcp_link_of(c));
   l->count--;
   if (l->paused && !l->done && (l->limit == 0 || l->count < l->limit)) {
     l->paused = false;
@@ -147,7 +205,9 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
     return RASIO_EINVAL;
   if (opts != NULL && opts->conn.read_size > PTRDIFF_MAX) return RASIO_EINVAL;
   rasio_fd_t fd;
-  int rc = rasio_sock_listen_tcp(host, port, family, &fd, NULL);
+  int rc = opts != NULL && opts->reuseport
+               ? rasio_sock_listen_tcp_reuseport(host, port, family, &fd, NULL)
+               : rasio_sock_listen_tcp(host, port, family, &fd, NULL);
   if (rc != 0) return rc;
   rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
   if (l == NULL) {
@@ -177,6 +237,46 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   *out = NULL;
   (void)rasio_sock_close(fd);
   rasio__free(l);
+  return rc;
+}
+
+/* --- listening sockets made elsewhere (rasio_tcp_listen_fd) ------------------------- */
+
+/* The listener's options into l, as rasio_tcp_listen takes them. */
+static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *opts) {
+  if (opts == NULL) return;
+  if (opts->cb != NULL) l->cb = *opts->cb;
+  l->data = opts->data;
+  l->mailbox = opts->mailbox;
+  l->limit = opts->limit;
+  l->conn = opts->conn;
+  if (opts->conn.cb != NULL) {
+    l->conn_cb = *opts->conn.cb;
+    l->conn.cb = &l->conn_cb;
+  }
+}
+
+int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_listener_opts_t *opts,
+                        rasio_tcp_listener_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && ((opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox) ||
+                       opts->conn.read_size > PTRDIFF_MAX || opts->reuseport))
+    return RASIO_EINVAL; /* reuseport: the socket is bound already, too late to ask */
+  int rc = rasio__sock_adopt_stream(fd, true);
+  if (rc != 0) return rc;
+  rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
+  if (l == NULL) return RASIO_ENOMEM;
+  l->loop = loop;
+  take_opts(l, opts);
+  l->live_events = 1;
+  *out = l;
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ, .noisy = true, .own_fd = true,
+                           .notify = notify, .ctx = l, .mailbox = l->mailbox};
+  rc = rasio_event_new(loop, &eo, &l->ev); /* the last touch of l on this thread */
+  if (rc == 0) return 0;
+  *out = NULL;
+  rasio__free(l); /* the fd stays open: rasio_event_new leaves it alone on failure */
   return rc;
 }
 

@@ -13,7 +13,36 @@ int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t 
 /* Closes an accepted connection that the user refused, without callbacks. */
 void rasio__tcp_refuse(rasio_tcp_t *c);
 /* A connection made by l closed. */
-void rasio__listener_conn_closed(rasio_tcp_listener_t *l);
+void rasio__listener_conn_closed(rasio_tcp_listener_t *l, rasio_tcp_t *c);
+
+/* A node of a listener's circular list of its live connections (listener.c); the list's
+ * head is a node too, so a node unlinks itself from whichever list holds it. */
+typedef struct rasio__tcp_link {
+  struct rasio__tcp_link *prev, *next;
+  rasio_tcp_t *conn;
+} rasio__tcp_link_t;
+/* The node a connection carries for its listener's list (tcp.c). */
+rasio__tcp_link_t *rasio__tcp_link_of(rasio_tcp_t *c);
+
+/* Checks that fd is a stream socket, listening or connected as asked, and makes it
+ * non-blocking: 0, or EBADF (not a socket), EINVAL (not a stream, or listening when it
+ * should be connected or the reverse), ENOTCONN (not connected) with fd unchanged
+ * (src/sock_adopt.c). */
+int rasio__sock_adopt_stream(rasio_fd_t fd, bool listening);
+/* A connection on an adopted, connected socket (tcp.c): as rasio__tcp_accepted without a
+ * listener, but on failure fd is left open, still the caller's. */
+int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out);
+
+/* A Unix domain stream socket on path (sock/posix.c; ENOTSUP on Windows): listening
+ * (bound, listen called) or with a connect under way (its completion arrives as WRITE).
+ * 0 with the socket in *out, or a RASIO_E* code with nothing open: EINVAL (path empty or
+ * too long), ENOTFOUND (connect: no such path), EAGAIN (connect: backlog full), ... */
+int rasio__sock_unix(const char *path, bool listening, rasio_fd_t *out);
+/* A client connection on a socket whose connect is under way (tcp.c); on failure the fd is
+ * left open, still the caller's. */
+int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                          rasio_tcp_t **out);
 
 /* Sets this thread's rasio_sock_last_error to code and returns RASIO_IO_ERROR (src/sock/
  * common.c; sock/sock.h declares it too, with the OS's socket headers the net layer does

@@ -49,6 +49,7 @@ struct rasio_tcp {
   void *data;
   rasio_mailbox_t *mailbox;
   rasio_tcp_listener_t *listener; /* server side: told when this connection closes */
+  rasio__tcp_link_t l_link;       /* server side: in the listener's list while live */
   rasio_event_t *ev;              /* the connection's event (client: the winning attempt) */
   rasio_event_t *attempts[MAX_ATTEMPTS];
   size_t n_attempts;   /* client attempts still undecided */
@@ -114,7 +115,7 @@ static void maybe_free(rasio_tcp_t *c) {
   }
   /* After closed: a listener at its limit accepts the next connection now, and its
    * owner must hear of this one's end first. */
-  if (c->listener != NULL) rasio__listener_conn_closed(c->listener);
+  if (c->listener != NULL) rasio__listener_conn_closed(c->listener, c);
   drop_queue(c);
   rasio__free(c->rbuf);
   rasio__free(c);
@@ -571,6 +572,66 @@ int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t 
 void rasio__tcp_refuse(rasio_tcp_t *c) {
   c->cb = no_callbacks;
   hard_close(c);
+}
+
+rasio__tcp_link_t *rasio__tcp_link_of(rasio_tcp_t *c) { return &c->l_link; }
+
+/* --- adopted sockets (rasio_tcp_adopt) ---------------------------------------------- */
+
+int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out) {
+  rasio_mailbox_t *mb = opts != NULL ? opts->mailbox : NULL;
+  rasio_tcp_t *c = conn_new(loop, opts, mb);
+  if (c == NULL) return RASIO_ENOMEM;
+  c->connected = true;
+  c->writeable = true;
+  c->readable = true; /* unknown: the first read, on the executor, finds out */
+  c->live_events = 1;
+  /* The caller may be on any thread, so the event is born disarmed (ready = both) and
+   * nothing runs until the USER notification posted below reaches the executor: it reads
+   * (bytes may have arrived before the adoption) and, on would-block, arms READ. */
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
+                           .mailbox = mb, .ready = RASIO_READ | RASIO_WRITE};
+  int rc = rasio_event_new(loop, &eo, &c->ev);
+  if (rc != 0) {
+    rasio__free(c->rbuf);
+    rasio__free(c);
+    return rc; /* rasio_event_new leaves the fd untouched on failure, even with own_fd */
+  }
+  c->yielded = true;
+  *out = c;
+  (void)rasio_event_post(c->ev); /* the last touch of c on this thread */
+  return 0;
+}
+
+/* One attempt, as rasio_tcp_connect makes them: born disarmed, armed from the executor. */
+int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                          rasio_tcp_t **out) {
+  rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
+  if (c == NULL) return RASIO_ENOMEM;
+  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
+                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
+                           .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
+  int rc = rasio_event_new(loop, &eo, &c->attempts[0]);
+  if (rc != 0) {
+    rasio__free(c->rbuf);
+    rasio__free(c);
+    return rc;
+  }
+  c->n_attempts = c->live_events = 1;
+  *out = c;
+  (void)rasio_event_post(c->attempts[0]); /* the last touch of c on this thread */
+  return 0;
+}
+
+int rasio_tcp_adopt(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *opts,
+                    rasio_tcp_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || out == NULL) return RASIO_EINVAL;
+  if (opts != NULL && opts->read_size > PTRDIFF_MAX) return RASIO_EINVAL;
+  int rc = rasio__sock_adopt_stream(fd, false);
+  return rc != 0 ? rc : rasio__tcp_wrap(loop, fd, opts, out);
 }
 
 /* --- the rest of the API --------------------------------------------------------------- */

@@ -52,6 +52,8 @@ uint64_t rasio__now_ns(void);
 int rasio__os_error(void);
 /* An OS error code mapped to a RASIO_E* code (one table per OS). */
 int rasio__os_error_map(int oserr);
+/* Remembers an OS code that mapped to RASIO_EOS, for rasio_os_error (error.c). */
+void rasio__os_error_note(int oserr);
 
 /* Whether fd is in the range of this OS's descriptors (POSIX: 0..INT_MAX; Windows:
  * non-negative), so that no call ever acts on a truncated number. No system

@@ -128,7 +128,7 @@ int rasio__os_error_map(int e) {
     case EMFILE: case ENFILE: return RASIO_EMFILE;
     case EMSGSIZE: return RASIO_EMSGSIZE;
     case EIO: return RASIO_EIO;
-    default: return RASIO_EOS;
+    default: rasio__os_error_note(e); return RASIO_EOS;
   }
 }
 

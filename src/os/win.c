@@ -210,6 +210,7 @@ int rasio__os_error_map(int oserr) {
   if (oserr == 0) return RASIO_OK;
   for (size_t i = 0; i < sizeof error_table / sizeof error_table[0]; i++)
     if (error_table[i].os == oserr) return error_table[i].rasio;
+  rasio__os_error_note(oserr);
   return RASIO_EOS;
 }
 

@@ -332,10 +332,14 @@ static int reuse_addr(rasio__sock_t s, const struct addrinfo *ai) {
 /* One candidate address: socket, SO_REUSEADDR where the OS wants it (reuse_addr),
  * bind and (TCP) listen. 0 with the socket in *out, or an error. IPV6_V6ONLY keeps the OS
  * default (on, on Windows). */
-static int listen_one(const struct addrinfo *ai, rasio__sock_t *out) {
+static int listen_one(const struct addrinfo *ai, bool reuseport, rasio__sock_t *out) {
   rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
   int rc = rasio__sock_open(ai->ai_family, ai->ai_socktype, ai->ai_protocol, &s);
   if (rc != 0) return rc;
+  if (reuseport && (rc = rasio__sock_reuse_port(s)) != 0) {
+    rasio__fd_close((rasio_fd_t)s);
+    return rc;
+  }
   if (reuse_addr(s, ai) != 0 ||
       bind(s, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 ||
       (ai->ai_socktype == SOCK_STREAM && listen(s, SOMAXCONN) != 0)) {
@@ -348,7 +352,7 @@ static int listen_one(const struct addrinfo *ai, rasio__sock_t *out) {
 }
 
 static int open_listener(const char *host, const char *port, int family, int socktype,
-                         rasio_fd_t *out, rasio_addr_t *bound) {
+                         bool reuseport, rasio_fd_t *out, rasio_addr_t *bound) {
   if (out != NULL) *out = RASIO_INVALID_FD;
   if (port == NULL || out == NULL || !family_ok(family)) return RASIO_EINVAL;
   struct addrinfo *res;
@@ -360,7 +364,7 @@ static int open_listener(const char *host, const char *port, int family, int soc
   rasio__sock_t s = (rasio__sock_t)RASIO_INVALID_FD;
   rc = RASIO_ENOTFOUND;
   for (const struct addrinfo *ai = res; ai != NULL && rc != 0; ai = ai->ai_next)
-    rc = listen_one(ai, &s);
+    rc = listen_one(ai, reuseport, &s);
   freeaddrinfo(res);
   if (rc != 0) return rc;
   if (bound != NULL && (rc = rasio_sock_local_addr((rasio_fd_t)s, bound)) != 0) {
@@ -373,12 +377,17 @@ static int open_listener(const char *host, const char *port, int family, int soc
 
 int rasio_sock_listen_tcp(const char *host, const char *port, int family, rasio_fd_t *out,
                           rasio_addr_t *bound) {
-  return open_listener(host, port, family, SOCK_STREAM, out, bound);
+  return open_listener(host, port, family, SOCK_STREAM, false, out, bound);
+}
+
+int rasio_sock_listen_tcp_reuseport(const char *host, const char *port, int family,
+                                    rasio_fd_t *out, rasio_addr_t *bound) {
+  return open_listener(host, port, family, SOCK_STREAM, true, out, bound);
 }
 
 int rasio_sock_listen_udp(const char *host, const char *port, int family, rasio_fd_t *out,
                           rasio_addr_t *bound) {
-  return open_listener(host, port, family, SOCK_DGRAM, out, bound);
+  return open_listener(host, port, family, SOCK_DGRAM, false, out, bound);
 }
 
 /* --- connect ----------------------------------------------------------------------------- */

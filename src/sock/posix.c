@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "sock/sock.h"
@@ -276,3 +277,83 @@ int rasio__sock_set_mcast4(rasio_fd_t fd, int name, int value) {
 }
 
 unsigned long rasio__sock_if_index(const char *name) { return if_nametoindex(name); }
+
+/* --- sockets made elsewhere, shared ports (issue 12) ------------------------------------ */
+
+/* A socket rasio did not make gets the one property rasio's calls rely on, non-blocking
+ * mode, and (macOS) no SIGPIPE; the rest (close-on-exec...) stays as its owner chose. */
+int rasio__sock_adopt_prepare(rasio_fd_t fd) {
+  int fl = fcntl((int)fd, F_GETFL);
+  if (fl < 0 || fcntl((int)fd, F_SETFL, fl | O_NONBLOCK) != 0 || no_sigpipe((int)fd) != 0)
+    return rasio__sock_os_error();
+  return 0;
+}
+
+/* FreeBSD's SO_REUSEPORT predates Linux's and shares no load; its SO_REUSEPORT_LB is the
+ * Linux behaviour. socket(7), SO_REUSEPORT: "Permits multiple AF_INET or AF_INET6 sockets
+ * to be bound to an identical socket address. This option must be set on each socket
+ * (including the first socket) prior to calling bind(2) on the socket." and "For TCP
+ * sockets, this option allows accept(2) load distribution in a multi-threaded server". */
+#if defined(SO_REUSEPORT_LB)
+#define RASIO__SO_REUSEPORT SO_REUSEPORT_LB
+#elif defined(SO_REUSEPORT)
+#define RASIO__SO_REUSEPORT SO_REUSEPORT
+#endif
+
+#ifdef RASIO__SO_REUSEPORT
+int rasio__sock_reuse_port(int fd) {
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, RASIO__SO_REUSEPORT, &one, sizeof one) != 0)
+    return rasio__sock_os_error();
+  return 0;
+}
+#else
+int rasio__sock_reuse_port(int fd) {
+  (void)fd;
+  return RASIO_ENOTSUP;
+}
+#endif
+
+/* --- Unix domain stream sockets (rasio_unix_listen, rasio_unix_connect) ---------------- */
+
+/* The path into addr; false if it does not fit (with its terminator) or is empty. */
+static bool unix_addr(const char *path, struct sockaddr_un *addr) {
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof addr->sun_path) return false;
+  memset(addr, 0, sizeof *addr);
+  addr->sun_family = AF_UNIX;
+  memcpy(addr->sun_path, path, n + 1);
+  return true;
+}
+
+/* A connect that cannot start says so at once. POSIX connect(), for AF_UNIX: "[ENOENT]
+ * ... A component of the pathname specified in the sockaddr structure does not name an
+ * existing file"; Linux connect(2): "ECONNREFUSED ... No one listening on the remote
+ * address". A full backlog: Linux answers a non-blocking AF_UNIX connect with EAGAIN (not
+ * in the pages at hand, so taken as observed behaviour: it means "not started", never
+ * would-block); a BSD says ECONNREFUSED. EINPROGRESS completes as WRITE, as for TCP. */
+static int unix_connect_error(int e) {
+  if (e == ENOENT) return RASIO_ENOTFOUND;
+  if (e == EAGAIN) return RASIO_EAGAIN;
+  return rasio__os_error_map(e);
+}
+
+int rasio__sock_unix(const char *path, bool listening, rasio_fd_t *out) {
+  struct sockaddr_un addr;
+  if (!unix_addr(path, &addr)) return RASIO_EINVAL;
+  int fd = -1, rc = rasio__sock_open(AF_UNIX, SOCK_STREAM, 0, &fd);
+  if (rc != 0) return rc;
+  if (listening) {
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, SOMAXCONN) != 0)
+      rc = rasio__os_error();
+  } else if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0 && errno != EINPROGRESS &&
+             errno != EINTR) {
+    rc = unix_connect_error(errno);
+  }
+  if (rc != 0) {
+    rasio__fd_close(fd);
+    return rc;
+  }
+  *out = fd;
+  return 0;
+}

@@ -53,6 +53,11 @@ int rasio__sock_connect(rasio__sock_t s, const struct sockaddr *sa, socklen_t le
 /* SO_REUSEADDR for a listening socket of socktype, where this OS wants it: 0, or non-zero
  * with the OS error left for rasio__sock_os_error. */
 int rasio__sock_reuse_addr(rasio__sock_t s, int socktype);
+/* SO_REUSEPORT (several listeners share a port, the kernel spreads connections): 0 or a
+ * RASIO_E* code; RASIO_ENOTSUP where the OS has no such thing (Windows). */
+int rasio__sock_reuse_port(rasio__sock_t s);
+/* Makes a socket made elsewhere fit for rasio's calls (non-blocking): 0 or a RASIO_E*. */
+int rasio__sock_adopt_prepare(rasio_fd_t fd);
 
 /* The resolver: the getaddrinfo flags that make it parse a numeric host and port without
  * DNS; whether its code rc says the name has no address (which AI_ADDRCONFIG may cause);

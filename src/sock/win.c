@@ -327,3 +327,32 @@ unsigned long rasio__sock_if_index(const char *name) {
   (void)name;
   return 0;
 }
+
+/* --- sockets made elsewhere, shared ports (issue 12) ------------------------------------ */
+
+/* A socket rasio did not make gets non-blocking mode, which rasio's calls rely on; its
+ * inheritance and overlapped attribute stay as its owner chose. */
+int rasio__sock_adopt_prepare(rasio_fd_t fd) {
+  u_long one = 1;
+  if (ioctlsocket((SOCKET)fd, FIONBIO, &one) != 0) return rasio__sock_os_error();
+  return 0;
+}
+
+/* Winsock has no SO_REUSEPORT, and its SO_REUSEADDR does not share a port's load:
+ * "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE" (Microsoft Learn): once a second socket has
+ * bound the port, "the behavior for all sockets bound to that port is indeterminate",
+ * and an incoming TCP connection is not guaranteed to reach either. So: not supported. */
+int rasio__sock_reuse_port(SOCKET s) {
+  (void)s;
+  return RASIO_ENOTSUP;
+}
+
+/* Unix domain sockets: Winsock has AF_UNIX stream sockets since Windows 10 1803
+ * (afunix.h), but rasio's Windows backends have not been verified with them, nor can
+ * they be under Wine, where rasio's Windows suite runs; until they are: ENOTSUP. */
+int rasio__sock_unix(const char *path, bool listening, rasio_fd_t *out) {
+  (void)path;
+  (void)listening;
+  (void)out;
+  return RASIO_ENOTSUP;
+}

@@ -92,3 +92,28 @@ TEST(now_ns_advances_with_sleep) {
     CHECK_GE(dt, 10u * 1000 * 1000);
   }
 }
+
+/* --- the OS error behind RASIO_EOS (rasio_os_error) ------------------------------------ */
+
+/* The OS files' error map (src/os/os.h), reached directly: no public call fails with an
+ * OS code that has no RASIO_E* on demand. */
+int rasio__os_error_map(int oserr);
+
+/* A code the map does not know becomes EOS and is kept for rasio_os_error; a known code
+ * leaves it alone; each thread has its own. */
+static void *other_thread_os_error(void *arg) {
+  *(int *)arg = rasio_os_error();
+  return NULL;
+}
+
+TEST(os_error_kept_behind_eos) {
+  const int unknown = 987654; /* no errno and no Windows error has this value */
+  CHECK_EQ(rasio_os_error(), 0);
+  CHECK_EQ(rasio__os_error_map(unknown), RASIO_EOS);
+  CHECK_EQ(rasio_os_error(), unknown);
+  CHECK_NE(rasio__os_error_map(0), RASIO_EOS);
+  CHECK_EQ(rasio_os_error(), unknown);
+  int seen = -1;
+  th_thread_join(th_thread_start(other_thread_os_error, &seen));
+  CHECK_EQ(seen, 0);
+}
