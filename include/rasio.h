@@ -196,6 +196,9 @@ RASIO_API int rasio_loop_stop(rasio_loop_t *loop);
  * meanwhile), as long as the system resolver takes. */
 RASIO_API int rasio_loop_free(rasio_loop_t *loop);
 
+/* A function rasio_loop_call runs on the loop thread, with the arg it was given. */
+typedef void (*rasio_call_fn)(void *arg);
+
 /* Runs fn(arg) on the loop thread: "do this on the loop" without making an event first.
  * Any thread, including the loop thread inside a notification or another call. fn runs
  * after this returns, never inside it: in the loop's current iteration if that has not
@@ -207,7 +210,6 @@ RASIO_API int rasio_loop_free(rasio_loop_t *loop);
  * EBUSY while a call is queued, so arg is never leaked (run the loop, e.g. with
  * RASIO_RUN_NOWAIT, to drain them). No ESTATE: any loop that is not freed takes calls.
  * Errors: EINVAL (NULL loop or fn), ENOMEM (the call could not be queued; fn will not run). */
-typedef void (*rasio_call_fn)(void *arg);
 RASIO_API int rasio_loop_call(rasio_loop_t *loop, rasio_call_fn fn, void *arg);
 
 /* The backend's name ("epoll", ...). Any thread. */
