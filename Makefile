@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # A thin front for CMake and ctest; the build itself is described in CMakeLists.txt.
 #
 #   make            configure and build into build/

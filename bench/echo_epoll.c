@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The floor: the leanest echo server this benchmark knows how to write on raw epoll.
  *
  * Every library row is compared with this one, so it takes every shortcut the echo

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The libev echo server (contract: server.h): one level-triggered ev_io per connection,
  * watching EV_READ, switched to EV_WRITE only while the tail of a short write waits.
  * libev queues interest changes and hands them to the backend once per loop iteration, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The libevent echo server (contract: server.h) on libevent's raw readiness API, not on
  * bufferevents (whose evbuffer reads at most 4096 bytes at a time in 2.1.12):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The rasio echo server, one program for every way rasio.h offers to write it (--mode):
  *
  *   oneshot       READ|WRITE|ONESHOT. Reads until RETRY or a short read, then clears

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The libuv echo server (contract: server.h), in two rows:
  *
  *   --mode poll  uv_poll_t, level-triggered, on the listener and on every connection: the

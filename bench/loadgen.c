@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* bench-loadgen: the neutral load generator every echo server is measured with.
  *
  * Written on raw epoll, one thread, so no library under test generates load. Usage:

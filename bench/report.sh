@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/report.sh RESULT.csv: the summary of one bench/run.sh result, again or for the first
 # time. Prints the tables and targets, and writes next to the CSV the same as markdown (.md),
 # as text (.txt) and the ping-pong chart (.png, bench/plot.gp). Reads RESULT-syscalls.csv

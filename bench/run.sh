@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench/run.sh [quick|full]: runs every echo server against bench-loadgen, plus the timer and
 # wakeup programs, and writes the results to bench/results/ (anchors.md 4.2 is the plan).
 #

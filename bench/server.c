@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The shared half of every benchmark server: see server.h. */
 #define _GNU_SOURCE
 #include "server.h"

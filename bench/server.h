@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The part every benchmark echo server shares, whatever library it is written with.
  *
  * A server is one program per library: bench/echo_<library>.c, with --mode choosing among

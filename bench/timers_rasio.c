@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Timer churn with rasio, the twin of bench/timers_uv.c (read its header: same distribution,
  * same phases, same checks, same output).
  *

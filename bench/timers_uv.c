@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Timer churn with libuv, in the shape of libuv's own "million timers" benchmark.
  *
  *   bench-timers_uv [--count N]     (N defaults to 1,000,000)

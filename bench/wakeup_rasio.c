@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Cross-thread wakeups per second with rasio_event_post, the twin of bench/wakeup_uv.c
  * (read its header: same ping-pong, same pacing, same output).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Cross-thread wakeups per second with libuv's uv_async_t.
  *
  *   bench-wakeup_uv [--seconds S]     (S defaults to 5; fractions are fine)

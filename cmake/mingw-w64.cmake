@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Cross-compiling rasio for 64-bit Windows with mingw-w64 from Linux (Debian's
 # gcc-mingw-w64-x86-64), running the test suites under Wine:
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* chat: a chat room. Every line a client sends goes to every other client.
  *
  * Shows actors: the listener is an inline event on the loop thread; each accepted socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* http_hello: an HTTP/1.1 server that answers every request with "hello".
  *
  * Shows: per-connection state on the net layer (rasio_tcp_set_callbacks in `accepted`),

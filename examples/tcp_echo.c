@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tcp_echo: a TCP echo server on rasio's net layer.
  *
  * Shows: a loop, a listener (rasio_tcp_listen), per-connection callbacks installed in

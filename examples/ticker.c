@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* ticker: a repeating timer, Ctrl+C (SIGINT) and standard input on one loop.
  *
  * Shows: the three events that are not sockets, all inline on the loop thread: a TIMER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* udp_echo: a UDP echo server on rasio's net layer.
  *
  * Shows: rasio_udp_bind, the `received` callback with the sender's address, and

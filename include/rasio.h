@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio: one readiness-based asynchronous I/O model on every platform.
  *
  * The kernel tells rasio that an operation would succeed now; the owner performs it

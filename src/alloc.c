@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The allocation functions of alloc.h and their failure-injection seam. */
 #include "alloc.h"
 

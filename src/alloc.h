@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Every heap allocation rasio makes goes through these four functions, in every layer.
  *
  * They are the C library's, plus one test seam: rasio__alloc_fail_nth(n) makes the n-th

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio_loop_call: functions queued by any thread, run by the loop thread.
  *
  * A FIFO under loop->call_mu. The loop takes the whole queue at once and runs it with the

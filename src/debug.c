@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Debugging aids: the log (rasio_set_log, RASIO_DEBUG) and rasio_loop_dump.
  *
  * The log is process-wide: one receiver and its context, swapped under a spin lock (logging

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Error names and messages, generated from the one table in rasio.h. The mapping from OS
  * error codes lives in the OS file (os/posix.c, os/win.c). */
 #include "os/os.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Events: creation, the arm protocol, delivery through the executors, and the lifecycle
  * (unsubscribe -> DISPOSED -> destroy).
  *

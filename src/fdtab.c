@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The sockets subscribed on a loop.
  *
  * A second subscription of one socket on one loop must fail with RASIO_EEXIST. epoll

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Structs and functions shared by the loop's files (loop, event, timer, signal, stdin,
  * mailbox). Cross-file names carry the rasio__ prefix; file-private ones are static.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The loop: lifecycle, one iteration, wakeups, and the two queues that carry work to the
  * loop thread (completed removals awaiting DISPOSED, synthetic readiness).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Mailboxes: the executor of actor-style owners.
  *
  * An intrusive multi-producer single-consumer queue (the stub-node design: producers swap

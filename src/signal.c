@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Signals: a process-wide registry, written once for every backend.
  *
  * The handler only counts and wakes. Per signal number it increments a delivery counter,

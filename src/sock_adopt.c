@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Checks on sockets made elsewhere before the net layer wraps them (rasio_tcp_adopt,
  * rasio_tcp_listen_fd): a wrong socket is refused with nothing changed, rather than
  * failing later inside the state machine. Only the last step, non-blocking mode, changes

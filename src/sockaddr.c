@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio_addr_t <-> struct sockaddr: for programs that hold OS addresses already (from
  * their own socket calls, or a runtime's). rasio_addr_t is a sockaddr's bytes and their
  * length (sock/common.c), so both directions are checked copies. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Standard input, written once above the backends.
  *
  * While a stdin event is subscribed, READ comes whenever stdin can be read, and end of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Timers: relative nanosecond deadlines (one-shot, or repeating with an interval) on a
  * binary min-heap of events, written once for every backend. The backend only ever sees
  * the wait timeout.

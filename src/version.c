@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The linked library's version, from the header it was built with (CMakeLists.txt checks
  * that those macros agree with the project's version). */
 #include "rasio.h"

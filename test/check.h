@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The test framework's whole surface: registration, checks, skips.
  *
  * Each test runs in its own child process (the runner re-executes itself with --run=NAME), so

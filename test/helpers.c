@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The portable part of helpers.h: loop set-up and the notification recorder. pthreads are
  * portable enough here (winpthreads on Windows). The socket, time and thread helpers are
  * per OS: helpers_posix.c, helpers_win.c.

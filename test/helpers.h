@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Helpers shared by the test suites: portable loopback sockets, threads, child processes,
  * a notification recorder and loop set-up. Socket and process helpers fail the test
  * (rt_fail) on unexpected errors, so tests stay short. The portable part is helpers.c, the

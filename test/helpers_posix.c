@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* helpers.h for POSIX: plain BSD sockets on 127.0.0.1, child processes (posix_spawn), time
  * and handle counts (the portable rest is in helpers.c). Every unexpected OS error fails
  * the test where it happened. */

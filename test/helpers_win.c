@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* helpers.h for Windows (native, and Wine): Winsock on 127.0.0.1, child processes
  * (CreateProcess), time and handle counts (the portable rest, recorder and threads, is in
  * helpers.c; test programs get pthreads from

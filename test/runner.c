@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The test runner behind check.h: the table TEST() fills, the command line, the child side
  * of a test, and the parent's schedule and report. Plain C11; processes are runner.h's job.
  *

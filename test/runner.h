@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The seam between the portable runner (runner.c) and its process layer (runner_posix.c,
  * runner_win.c). The build picks the file; runner.c never spells an OS call.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The runner's process layer for POSIX (Linux, BSD, macOS): posix_spawn, one capture pipe
  * per child, poll, and process groups for killing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the POSIX runner (runner_posix.c) shares with the POSIX test helpers
  * (helpers_posix.c): how a child process starts. */
 #ifndef RASIO_TEST_RUNNER_POSIX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The runner's process layer for Windows (native, and Wine): CreateProcess, one capture
  * pipe per child drained by its own reader thread, and a Job object per child for killing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the Windows runner (runner_win.c) shares with the Windows test helpers
  * (helpers_win.c): starting a process. */
 #ifndef RASIO_TEST_RUNNER_WIN_H

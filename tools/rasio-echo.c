@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-echo: a standalone TCP echo server on rasio's net layer.
  *
  * Every accepted connection gets back what it sends. A connection whose peer does not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-flood: a verified UDP echo flood through the net layer, in one process.
  *
  * A server socket on 127.0.0.1 echoes every datagram to its sender. N client sockets each

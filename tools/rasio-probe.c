@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-probe: asks the Windows kernel the questions rasio's Windows backend cannot answer
  * from documentation alone, and prints what it observed as a markdown table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-swarm: a verified TCP echo swarm through the net layer, in one process.
  *
  * A server listens on 127.0.0.1 (ephemeral port) and echoes whatever each accepted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The tools' shared parts; see tool.h. */
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L /* getrlimit under -std=c11 */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the rasio tools share: argument parsing, the position-keyed byte stream their
  * verifiers check against, the executor harness (inline or mailbox) with a deadline, and
  * the file-descriptor limit. Nothing here is public API; it only keeps the tools short and

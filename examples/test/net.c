@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The driver's loopback sockets, blocking, every read bounded by select(). See os.h.
  * The only platform differences are names, collected here (Winsock's select ignores its
  * first argument: "nfds: Ignored. The nfds parameter is included only for compatibility

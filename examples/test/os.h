@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The test driver's platform layer (run_examples.c): child processes with piped stdin and
  * stdout, blocking loopback sockets with bounded waits, time. os_posix.c and os_win.c
  * implement the processes, net.c the sockets for both. Every wait takes a timeout in ms. */

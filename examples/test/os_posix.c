@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The driver's processes on POSIX: posix_spawn with two pipes. See os.h. */
 #define _POSIX_C_SOURCE 200809L
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The driver's processes on Windows: CreateProcess with two anonymous pipes. See os.h. */
 /* winsock2.h must come before windows.h, which clang-format would sort first. */
 /* clang-format off */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* run_examples: runs one example as a child process and talks to it as a client would.
  *
  *   run_examples NAME        NAME: tcp_echo, udp_echo, http_hello, chat or ticker

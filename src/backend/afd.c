@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The AFD provider: ProcessSocketNotifications' contract (win.h) built on the undocumented
  * IOCTL_AFD_POLL, for Windows 10 and Wine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The backend contract: what every kernel mechanism (epoll, kqueue, the Windows port with
  * its providers) must do, and nothing more. Timers, signals, stdin policy, executors and
  * the event lifecycle live above this line and are written once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The epoll backend (Linux).
  *
  * Notes on epoll that this file relies on:

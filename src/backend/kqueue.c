@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The kqueue backend (macOS, FreeBSD, NetBSD, OpenBSD, DragonFly).
  *
  * Notes on kqueue that this file relies on (quotes from FreeBSD's kqueue(2)):

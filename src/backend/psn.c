@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The ProcessSocketNotifications provider (Windows 11, Windows Server 2022 and later).
  *
  * The function is resolved at run time, never imported: a binary must still load where it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The Windows backend: one I/O completion port, waited on by the loop thread, with a
  * provider (psn.c or afd.c) behind ProcessSocketNotifications' contract (see win.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The Windows backend's provider interface.
  *
  * The backend (win.c) is written against ProcessSocketNotifications' contract only. A

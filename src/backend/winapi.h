@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Declarations the Windows backend needs and mingw-w64 (10.x) does not ship: the
  * ProcessSocketNotifications ("PSN") registration and constants, the undocumented
  * IOCTL_AFD_POLL structures, NtCancelIoFileEx and a few NTSTATUS values. Private names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* TCP listeners: a persistent (edge) READ event on a listening socket.
  *
  * On READ the listener accepts until RETRY, at most ACCEPT_BUDGET per turn (then it posts

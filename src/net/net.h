@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the net layer's files share: a listener creates connections and hears when they
  * close. Everything here runs on the objects' executor thread. */
 #ifndef RASIO_NET_H

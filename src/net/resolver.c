@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Name resolution off the loop: one resolver thread per loop, made at the first host name
  * a connect must look up, joined by rasio_loop_free.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* TCP connections: a state machine over one ONESHOT READ|WRITE event.
  *
  * Reading: on READ the connection reads into its buffer until RETRY or a short read (then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* UDP sockets: a persistent (edge) READ event.
  *
  * On READ the socket reads datagrams until RETRY, at most read_budget per turn (then it

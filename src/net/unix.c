@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unix domain stream sockets in the net layer: the same connection and listener objects
  * as TCP, on a socket bound to or connecting to a path. The socket calls are the OS
  * file's (sock/posix.c; Windows: ENOTSUP), the objects tcp.c's and listener.c's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The OS shim: threads, locks, the monotonic clock, descriptors, signal dispositions and
  * standard input. Only src/os/ and src/backend/ spell raw OS calls; everything else in
  * rasio goes through these functions. One implementation file per OS family

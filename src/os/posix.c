@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* POSIX implementation of the OS shim (Linux, BSD, macOS). */
 #define _GNU_SOURCE /* accept4, pipe2, epoll_pwait2 and friends in other POSIX files */
 #include <errno.h>

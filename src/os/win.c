@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Windows implementation of the OS shim (Windows 10+, and Wine).
  *
  * No pthreads: locks are SRWLOCKs, condition variables CONDITION_VARIABLEs, threads come

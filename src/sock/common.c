@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The socket layer's logic that is the same on every OS: the argument checks of the I/O
  * calls, addresses, the resolver, listen, parallel connect, options and multicast. The
  * system calls that differ, and what each OS does differently, are in src/sock/posix.c and

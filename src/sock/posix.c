@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The socket layer on POSIX (Linux, BSD, macOS): the system calls behind src/sock/sock.h.
  * The logic every OS shares (argument checks, addresses, the resolver, listen, parallel
  * connect, options, multicast) is in src/sock/common.c.

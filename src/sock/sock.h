@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What the socket layer's files share. src/sock/common.c holds the logic that is the same on
  * every OS (argument checks, addresses, the resolver, listen, parallel connect, options,
  * multicast); src/sock/posix.c and src/sock/win.c hold the system calls and what each OS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The socket layer on Windows (Winsock 2): the system calls behind src/sock/sock.h. The
  * logic every OS shares (argument checks, addresses, the resolver, listen, parallel
  * connect, options, multicast) is in src/sock/common.c; only the system calls and the notes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bad-argument sweep (test_args*.c): every public function of rasio.h, called with
  * bad arguments (NULL pointers, invalid handles, objects in the wrong state, bad
  * descriptors, unknown flag bits, zero and huge sizes, out-of-range enums), must return

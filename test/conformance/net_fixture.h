@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A small fixture for the net-layer conformance tests (test_net_*.c): a loop with its
  * executor, one-shot timers ("ticks") that schedule a test's steps on the executor, a
  * deadline that fails the test, and the run that ends with everything gone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Small helpers shared by the timer, signal, stdin and thread conformance tests, on top of
  * test/helpers.h. Everything is static inline so a file that uses only some of them
  * compiles warning-free.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A small fixture for the socket-event conformance tests (oneshot, edge/level, connections,
  * lifecycle): a running loop, a recorder, one subscribed socket and its peer, and the few
  * steps every test repeats (send, wait, stay quiet, re-arm, see the close).

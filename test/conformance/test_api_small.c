@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The small API gaps of issue 12 (gap 6): the runtime version, rasio_addr_t <-> struct
  * sockaddr, and the OS error kept behind RASIO_EOS.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bad-argument sweep (args.h): the harness, the coverage test, and the rows of the
  * errors, loop, event, stdin and mailbox functions. The socket layer's rows are in
  * test_args_sock.c, the net layer's in test_args_net.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bad-argument sweep (args.h), continued: the rows of the functions issue 12's API gaps
  * 4-6 added (rasio_loop_call, rasio_event_set_interval, ...). */
 #include <signal.h>

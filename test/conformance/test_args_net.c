@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bad-argument sweep (args.h) of the net layer: TCP connections, listeners, UDP.
  *
  * The loop runs inline on the test thread (RUN_NOWAIT between rows), so every call on a net

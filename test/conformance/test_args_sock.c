@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The bad-argument sweep (args.h) of the socket layer: I/O calls, listen, connect, socket
  * options and addresses.
  *

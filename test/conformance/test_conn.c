@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connections (DESIGN §2 "Errors and hang-ups"): a peer hang-up is READ, a socket error or a
  * connect's completion (success or failure) is WRITE (and READ if READ is armed), and an
  * error is never lost because only one direction was armed. Platforms differ in the exact

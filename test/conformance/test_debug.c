@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The debugging aids (rasio.h): the log receiver, RASIO_DEBUG's stderr default, the
  * backend choice it names, and rasio_loop_dump's list of live events.
  */

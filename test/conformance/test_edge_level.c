@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Persistent modes (DESIGN §2).
  * Edge (the default): at least one notification per not-ready→ready transition once the
  * owner drained to would-block; new data before the drain need not re-fire (epoll does, PSN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A subscription that fails leaves nothing behind (rasio.h: "On error nothing was created"):
  * no notification ever comes for it, the descriptor is not held as subscribed, and it can be
  * subscribed again. kqueue registers one filter per direction, so a READ|WRITE subscription

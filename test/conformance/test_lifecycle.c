@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Event lifecycle and misuse (DESIGN §2 "Lifecycle"): unsubscribe is idempotent and is
  * followed by exactly one DISPOSED, the last notification; destroy only after DISPOSED; own_fd
  * closes the socket before DISPOSED; stale readiness never reaches a reused fd; noisy events

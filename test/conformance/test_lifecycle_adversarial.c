@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The lifecycle rules under adversarial use (DESIGN §2 "Lifecycle"), each test the
  * deterministic form of a defect that random operation sequences found:
  *  - a post made during the loop's synthetic pass must not outlive its event's DISPOSED;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio_loop_call (rasio.h): fn(arg) runs on the loop thread, after the call returned,
  * in the order the calls were made, exactly once; a call is not noisy; rasio_loop_free
  * refuses while a call is queued, and a stopped loop keeps its calls for the next run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Sockets made elsewhere in the net layer, and shared ports (issue 12, gap 5):
  * rasio_tcp_adopt (a connected socket), rasio_tcp_listen_fd (a listening one), and
  * SO_REUSEPORT listeners (rasio_tcp_listener_opts_t.reuseport,

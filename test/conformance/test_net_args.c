@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Net-layer calls with bad arguments or per-call failures (issue 9, defects 4, 5 and 10):
  * each is refused with its documented code and changes nothing else. A UDP socket that was
  * handed bad datagrams still receives and sends; a TCP connection that was handed bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio_tcp_listener_close_connections and rasio_tcp_listener_connections (issue 12, gap
  * 4a): a server shuts down by closing its listener and then every connection the listener
  * made, gracefully or hard; callbacks that close other connections meanwhile are safe.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The graceful close's deadline (issue 12, gap 3): rasio_tcp_opts_t.close_timeout_ns.
  *
  * A peer that never sends its FIN is a muted connection: it reads nothing, so it never

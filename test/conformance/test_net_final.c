@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Final callbacks never run inside a call made by the owner (issue 12, gap 2; libuv's
  * rule): a connection's `closed` comes from the loop after rasio_tcp_hard_close,
  * rasio_tcp_close (hard on a muted or unconnected connection, graceful otherwise) and a

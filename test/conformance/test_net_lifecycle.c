@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Net objects that end each other from their callbacks, in the same loop iteration in which
  * the victim yielded its read turn (a proxy or broker closing the other side of a pair).
  * A yield is a post to the loop's synthetic-readiness list; the victim's event is disposed

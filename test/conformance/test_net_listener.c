@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* TCP listeners of the net layer (rasio.h "Net layer", DESIGN §6, ponyc-contract §4.2 and
  * scenarios 45-46): the connection limit (a waiting connection is accepted when a live one
  * closes, with no new arrival), refusals, a backlog larger than one accept turn, close (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Net-layer callbacks that close things (issue 9, defect 2 and its audit): a listener's final
  * `closed` that hard-closes its last connections (the listener must be freed exactly once),
  * a connection's final callback that closes another or itself again, the accessors of a

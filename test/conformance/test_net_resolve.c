@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Name resolution off the loop (issue 12, gap 1): rasio_tcp_connect with a host name
  * returns at once and the loop keeps running while the name is resolved on the loop's
  * resolver thread; the connect then proceeds on the executor. A connection closed while

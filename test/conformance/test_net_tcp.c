@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* TCP connections of the net layer (rasio.h "Net layer", DESIGN §6, ponyc-contract §4.1 and
  * scenarios 40-44): a verified echo swarm, back-pressure (throttled / unthrottled exactly
  * once), mute and peer close, the close paths (graceful flush, hard, half-close from either

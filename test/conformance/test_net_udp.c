@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* UDP sockets of the net layer (rasio.h "Net layer", DESIGN §6, ponyc-contract §4.3 and
  * scenarios 47-49): a flood of empty datagrams does not starve a timer (the read budget
  * yields), read_size 1 delivers 1-byte prefixes and never an empty one for a non-empty

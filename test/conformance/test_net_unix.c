@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unix domain stream sockets in the net layer (rasio_unix_listen, rasio_unix_connect):
  * the TCP objects on a path. POSIX; on Windows both calls are ENOTSUP (checked, then the
  * rest is skipped).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Oneshot mode (DESIGN §2): each direction fires once, then stays silent until the owner
  * re-arms *that* direction; read and write are independent arms on every backend; a re-arm of
  * a direction that is already ready fires promptly (level re-arm).

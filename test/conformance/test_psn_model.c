@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Failures injected into the psn-model provider (src/backend/afd.c, strict): what the
  * Windows backend must do when ProcessSocketNotifications fails as a whole call ("nothing
  * changed") or for one entry. Whatever fails, an unsubscribed event is disposed within a

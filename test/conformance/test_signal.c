@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Signal events (DESIGN.md §4): flags = RASIO_SIGNAL, .nsec = signal number. A process-wide
  * registry; any number of subscribers per signal, on any loops; the SIGNAL notification's
  * arg counts the deliveries coalesced since the last one; subscription is synchronous (a

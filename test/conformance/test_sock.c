@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The socket layer (DESIGN §5): every I/O call answers OK / RETRY / ERROR and always writes
  * its count; RETRY is would-block only; a stream read of 0 is ERROR with last_error 0; an
  * empty datagram is OK/0; the calls never block and never raise SIGPIPE; connect tries every

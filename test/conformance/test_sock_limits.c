@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Running out of descriptors, and descriptors out of range (issue 9, defects 7, 10 and 11):
  * - rasio_sock_accept at the descriptor limit is ERROR with rasio_sock_last_error() ==
  *   RASIO_EMFILE and the connection stays queued (rasio.h tells a raw owner to back off);

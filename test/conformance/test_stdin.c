@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Standard input events (DESIGN.md §4): flags = RASIO_STDIN|RASIO_READ, read with
  * rasio_stdin_read. While subscribed, READ comes whenever stdin can be read; end of input
  * counts as readable, also for a subscription made after stdin ended; one subscription per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Stress: the lifecycle under churn, on every backend.
  *
  * Written for the Windows providers first (PSN's REMOVE is the only proof that no packet

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Cross-thread behaviour (DESIGN.md §2 "Threading", rasio.h "Mailbox"): any thread may
  * create, re-arm and unsubscribe events while the loop thread waits, and none of that may be
  * lost; stop works from another thread; a mailbox runs notifications and posted functions on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Timer events (DESIGN.md §4): one-shot relative nanosecond timers. flags = RASIO_TIMER,
  * .nsec = first expiry; rasio_event_set_nsec re-arms relative to now, replacing a pending
  * expiry; nsec 0 fires at once; a timer never fires early; re-arm and cancel work from inside

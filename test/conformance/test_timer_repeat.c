@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Repeating timers (rasio.h: rasio_event_opts_t.interval, rasio_event_set_interval): a
  * timer with an interval re-arms itself after each expiry, one period after the deadline
  * that expired (never early); periods the loop missed are skipped, not burst; interval 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A program outside rasio, built against an installed (or add_subdirectory'd) rasio by
  * run.sh: public API only. One noisy 10 ms timer; the loop runs until it has fired and been
  * disposed, then the program prints "OK <backend>". Any failure exits non-zero. */

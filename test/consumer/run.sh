@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The consumer test (make consumer-check): rasio as a user gets it. Builds rasio (libraries
 # only), installs it into a temporary prefix, then builds test/consumer/main.c out of tree
 # against it, shared and static, three ways:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-fuzz: a model-checked operation fuzzer for the event contract (DESIGN.md §2).
  *
  * One seed is one world: a loop (on its own thread, or driven with RUN_ONCE/NOWAIT by the

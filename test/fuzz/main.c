@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* rasio-fuzz's command line.
  *
  *   rasio-fuzz --seed=N                   replay one seed in this process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The reference model: what each notification and each return code may be, given what the
  * fuzzer did; the operation log; the failure report; the table of socket numbers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The operations, and what an owner does when notified.
  *
  * Every call on an event is made under a pin (model.c): the event cannot be destroyed

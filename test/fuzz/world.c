@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* One seed: the world's parameters, its threads, and its four phases.
  *
  *   random    the driver runs the seed's operations; owners run some between drains, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Allocation-failure injection (src/alloc.h's seam): each scenario runs once per N with
  * the N-th allocation from its start failing, N = 1, 2, 3, ... until a run completes with
  * no failure injected. For every N the failure must surface as RASIO_ENOMEM from the call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Error names and messages, and the monotonic clock: pure functions, no loop needed.
  *
  * The error table is the X-macro RASIO_ERRNO_MAP in rasio.h, so these tests enumerate it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Public flag values. READ..ONESHOT are ABI shared with the Pony runtime (an adapter is a
  * cast, DESIGN.md §2), so they must never drift; the rasio-only flags must not collide with
  * them or with each other.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The net layer out of memory (issue 9, defect 10), with alloc.h's failure seam: each
  * failure surfaces as the documented result, and the caller can tell what happened.
  * - rasio_tcp_connect says ENOMEM (not ENOTFOUND) whichever of its allocations fails;
