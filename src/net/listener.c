@@ -197,6 +197,21 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   if (!l->paused) accept_loop(l);
 }
 
+/* The listener's options into l. conn.cb is copied like cb: the caller's struct may be gone
+ * by the first accept. */
+static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *opts) {
+  if (opts == NULL) return;
+  if (opts->cb != NULL) l->cb = *opts->cb;
+  l->data = opts->data;
+  l->mailbox = opts->mailbox;
+  l->limit = opts->limit;
+  l->conn = opts->conn;
+  if (opts->conn.cb != NULL) {
+    l->conn_cb = *opts->conn.cb;
+    l->conn.cb = &l->conn_cb;
+  }
+}
+
 int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
                      const rasio_tcp_listener_opts_t *opts, rasio_tcp_listener_t **out) {
   if (out != NULL) *out = NULL;
@@ -216,18 +231,7 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
     return RASIO_ENOMEM;
   }
   l->loop = loop;
-  if (opts != NULL) {
-    if (opts->cb != NULL) l->cb = *opts->cb;
-    l->data = opts->data;
-    l->mailbox = opts->mailbox;
-    l->limit = opts->limit;
-    l->conn = opts->conn;
-    /* Copied like cb: the caller's struct may be gone by the first accept. */
-    if (opts->conn.cb != NULL) {
-      l->conn_cb = *opts->conn.cb;
-      l->conn.cb = &l->conn_cb;
-    }
-  }
+  take_opts(l, opts);
   l->live_events = 1;
   *out = l;
   /* Persistent edge: an edge registration reports connections already queued. */
@@ -242,20 +246,6 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
 }
 
 /* --- listening sockets made elsewhere (rasio_tcp_listen_fd) ------------------------- */
-
-/* The listener's options into l, as rasio_tcp_listen takes them. */
-static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *opts) {
-  if (opts == NULL) return;
-  if (opts->cb != NULL) l->cb = *opts->cb;
-  l->data = opts->data;
-  l->mailbox = opts->mailbox;
-  l->limit = opts->limit;
-  l->conn = opts->conn;
-  if (opts->conn.cb != NULL) {
-    l->conn_cb = *opts->conn.cb;
-    l->conn.cb = &l->conn_cb;
-  }
-}
 
 int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_listener_opts_t *opts,
                         rasio_tcp_listener_t **out) {
