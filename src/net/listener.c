@@ -197,6 +197,13 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
   if (!l->paused) accept_loop(l);
 }
 
+/* Options no listener can honour: connections share the listener's executor, so another
+ * one for them is refused, as is a read size larger than any object. */
+static bool opts_bad(const rasio_tcp_listener_opts_t *opts) {
+  return opts != NULL && ((opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox) ||
+                          opts->conn.read_size > PTRDIFF_MAX);
+}
+
 /* The listener's options into l. conn.cb is copied like cb: the caller's struct may be gone
  * by the first accept. */
 static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *opts) {
@@ -212,24 +219,12 @@ static void take_opts(rasio_tcp_listener_t *l, const rasio_tcp_listener_opts_t *
   }
 }
 
-int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
-                     const rasio_tcp_listener_opts_t *opts, rasio_tcp_listener_t **out) {
-  if (out != NULL) *out = NULL;
-  if (loop == NULL || port == NULL || out == NULL) return RASIO_EINVAL;
-  /* Connections share the listener's executor: another one for them cannot be honoured. */
-  if (opts != NULL && opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox)
-    return RASIO_EINVAL;
-  if (opts != NULL && opts->conn.read_size > PTRDIFF_MAX) return RASIO_EINVAL;
-  rasio_fd_t fd;
-  int rc = opts != NULL && opts->reuseport
-               ? rasio_sock_listen_tcp_reuseport(host, port, family, &fd, NULL)
-               : rasio_sock_listen_tcp(host, port, family, &fd, NULL);
-  if (rc != 0) return rc;
+/* A listener on the listening socket fd. On failure nothing is made and fd is left open
+ * (rasio_event_new does not close it): the caller decides. */
+static int start(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_listener_opts_t *opts,
+                 rasio_tcp_listener_t **out) {
   rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
-  if (l == NULL) {
-    (void)rasio_sock_close(fd);
-    return RASIO_ENOMEM;
-  }
+  if (l == NULL) return RASIO_ENOMEM;
   l->loop = loop;
   take_opts(l, opts);
   l->live_events = 1;
@@ -237,11 +232,24 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
   /* Persistent edge: an edge registration reports connections already queued. */
   rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ, .noisy = true, .own_fd = true,
                            .notify = notify, .ctx = l, .mailbox = l->mailbox};
-  rc = rasio_event_new(loop, &eo, &l->ev); /* the last touch of l on this thread */
+  int rc = rasio_event_new(loop, &eo, &l->ev); /* the last touch of l on this thread */
   if (rc == 0) return 0;
   *out = NULL;
-  (void)rasio_sock_close(fd);
   rasio__free(l);
+  return rc;
+}
+
+int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int family,
+                     const rasio_tcp_listener_opts_t *opts, rasio_tcp_listener_t **out) {
+  if (out != NULL) *out = NULL;
+  if (loop == NULL || port == NULL || out == NULL || opts_bad(opts)) return RASIO_EINVAL;
+  rasio_fd_t fd;
+  int rc = opts != NULL && opts->reuseport
+               ? rasio_sock_listen_tcp_reuseport(host, port, family, &fd, NULL)
+               : rasio_sock_listen_tcp(host, port, family, &fd, NULL);
+  if (rc != 0) return rc;
+  rc = start(loop, fd, opts, out);
+  if (rc != 0) (void)rasio_sock_close(fd); /* rasio made it: rasio closes it */
   return rc;
 }
 
@@ -250,25 +258,11 @@ int rasio_tcp_listen(rasio_loop_t *loop, const char *host, const char *port, int
 int rasio_tcp_listen_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_listener_opts_t *opts,
                         rasio_tcp_listener_t **out) {
   if (out != NULL) *out = NULL;
-  if (loop == NULL || out == NULL) return RASIO_EINVAL;
-  if (opts != NULL && ((opts->conn.mailbox != NULL && opts->conn.mailbox != opts->mailbox) ||
-                       opts->conn.read_size > PTRDIFF_MAX || opts->reuseport))
-    return RASIO_EINVAL; /* reuseport: the socket is bound already, too late to ask */
+  /* reuseport: the socket is bound already, too late to ask */
+  if (loop == NULL || out == NULL || opts_bad(opts) || (opts != NULL && opts->reuseport))
+    return RASIO_EINVAL;
   int rc = rasio__sock_adopt_stream(fd, true);
-  if (rc != 0) return rc;
-  rasio_tcp_listener_t *l = rasio__calloc(1, sizeof *l);
-  if (l == NULL) return RASIO_ENOMEM;
-  l->loop = loop;
-  take_opts(l, opts);
-  l->live_events = 1;
-  *out = l;
-  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ, .noisy = true, .own_fd = true,
-                           .notify = notify, .ctx = l, .mailbox = l->mailbox};
-  rc = rasio_event_new(loop, &eo, &l->ev); /* the last touch of l on this thread */
-  if (rc == 0) return 0;
-  *out = NULL;
-  rasio__free(l); /* the fd stays open: rasio_event_new leaves it alone on failure */
-  return rc;
+  return rc != 0 ? rc : start(loop, fd, opts, out); /* on failure fd stays the caller's */
 }
 
 void rasio_tcp_listener_close(rasio_tcp_listener_t *l) {
