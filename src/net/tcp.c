@@ -105,6 +105,13 @@ static void drop_queue(rasio_tcp_t *c) {
   c->queued = 0;
 }
 
+/* Frees what conn_new made (and the write queue, if any). */
+static void conn_free(rasio_tcp_t *c) {
+  drop_queue(c);
+  rasio__free(c->rbuf);
+  rasio__free(c);
+}
+
 /* Runs at a DISPOSED (the executor, outside any call of the owner's): once every event is
  * gone, the final callback, then the free. */
 static void maybe_free(rasio_tcp_t *c) {
@@ -117,9 +124,7 @@ static void maybe_free(rasio_tcp_t *c) {
   /* After closed: a listener at its limit accepts the next connection now, and its
    * owner must hear of this one's end first. */
   if (c->listener != NULL) rasio__listener_conn_closed(c->listener, c);
-  drop_queue(c);
-  rasio__free(c->rbuf);
-  rasio__free(c);
+  conn_free(c);
 }
 
 /* Ends the connection: every event is unsubscribed (rasio closes the sockets); the final
@@ -422,8 +427,8 @@ static void attempt_notify(rasio_tcp_t *c, rasio_event_t *ev, uint32_t flags) {
   connect_fail(c, c->last_err);
 }
 
-/* The template of a client's attempts: disarmed at birth (ready = both), so nothing fires
- * until arm_attempts runs on the executor. */
+/* The template of a client's attempts (and of an adopted socket's event): disarmed at birth
+ * (ready = both), so nothing fires until the executor arms it. */
 static rasio_event_opts_t attempt_tmpl(rasio_tcp_t *c) {
   return (rasio_event_opts_t){.flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
                               .noisy = true, .notify = notify, .ctx = c,
@@ -482,8 +487,7 @@ int rasio_tcp_connect(rasio_loop_t *loop, const char *host, const char *port,
                                       MAX_ATTEMPTS, &name);
   if (name && (n = connect_by_name(c, host, port, out)) == 0) return 0;
   if (n <= 0) { /* the reason nothing started: a bad port, out of descriptors... */
-    rasio__free(c->rbuf);
-    rasio__free(c);
+    conn_free(c);
     return n < 0 ? n : RASIO_EOS;
   }
   c->n_attempts = c->live_events = (size_t)n;
@@ -562,8 +566,7 @@ int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t 
   int rc = rasio_event_new(loop, &eo, &c->ev);
   if (rc != 0) {
     (void)rasio_sock_close(fd);
-    rasio__free(c->rbuf);
-    rasio__free(c);
+    conn_free(c);
     return rc;
   }
   *out = c;
@@ -591,13 +594,12 @@ int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *o
   /* The caller may be on any thread, so the event is born disarmed (ready = both) and
    * nothing runs until the USER notification posted below reaches the executor: it reads
    * (bytes may have arrived before the adoption) and, on would-block, arms READ. */
-  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
-                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
-                           .mailbox = mb, .ready = RASIO_READ | RASIO_WRITE};
+  rasio_event_opts_t eo = attempt_tmpl(c);
+  eo.fd = fd;
+  eo.own_fd = true;
   int rc = rasio_event_new(loop, &eo, &c->ev);
   if (rc != 0) {
-    rasio__free(c->rbuf);
-    rasio__free(c);
+    conn_free(c);
     return rc; /* rasio_event_new leaves the fd untouched on failure, even with own_fd */
   }
   c->yielded = true;
@@ -611,13 +613,12 @@ int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opt
                           rasio_tcp_t **out) {
   rasio_tcp_t *c = conn_new(loop, opts, opts != NULL ? opts->mailbox : NULL);
   if (c == NULL) return RASIO_ENOMEM;
-  rasio_event_opts_t eo = {.fd = fd, .flags = RASIO_READ | RASIO_WRITE | RASIO_ONESHOT,
-                           .noisy = true, .own_fd = true, .notify = notify, .ctx = c,
-                           .mailbox = c->mailbox, .ready = RASIO_READ | RASIO_WRITE};
+  rasio_event_opts_t eo = attempt_tmpl(c);
+  eo.fd = fd;
+  eo.own_fd = true;
   int rc = rasio_event_new(loop, &eo, &c->attempts[0]);
   if (rc != 0) {
-    rasio__free(c->rbuf);
-    rasio__free(c);
+    conn_free(c);
     return rc;
   }
   c->n_attempts = c->live_events = 1;
