@@ -61,12 +61,22 @@ static void lookup_unref(rasio__lookup_t *lk) {
   if (--lk->refs == 0) lookup_free(lk);
 }
 
-static rasio__lookup_t *pop(struct rasio__resolver *r) {
-  rasio__lookup_t *lk = r->head;
-  r->head = lk->next;
-  if (r->head == NULL) r->tail = NULL;
+/* Unlinks lk from the queue; r->mu held. */
+static void unqueue(struct rasio__resolver *r, rasio__lookup_t *lk) {
+  rasio__lookup_t **p = &r->head, *prev = NULL;
+  while (*p != lk) {
+    prev = *p;
+    p = &(*p)->next;
+  }
+  *p = lk->next;
+  if (r->tail == lk) r->tail = prev;
   lk->next = NULL;
   lk->queued = false;
+}
+
+static rasio__lookup_t *pop(struct rasio__resolver *r) {
+  rasio__lookup_t *lk = r->head;
+  unqueue(r, lk);
   return lk;
 }
 
@@ -172,19 +182,6 @@ int rasio__lookup_connect(rasio__lookup_t *lk, rasio_loop_t *loop, const rasio_e
   if (!done) return RASIO_ESTATE;
   /* res is the owner's to read from here: the resolver no longer touches a done lookup. */
   return err != 0 ? err : rasio__sock_connect_res(loop, res, tmpl, events, max);
-}
-
-/* Unlinks lk from the queue; r->mu held. */
-static void unqueue(struct rasio__resolver *r, rasio__lookup_t *lk) {
-  rasio__lookup_t **p = &r->head, *prev = NULL;
-  while (*p != lk) {
-    prev = *p;
-    p = &(*p)->next;
-  }
-  *p = lk->next;
-  if (r->tail == lk) r->tail = prev;
-  lk->next = NULL;
-  lk->queued = false;
 }
 
 void rasio__lookup_release(rasio__lookup_t *lk) {
