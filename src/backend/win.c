@@ -120,14 +120,19 @@ static UINT8 trigger_of(const rasio_event_t *ev) {
   return RASIO__SN_LEVEL | RASIO__SN_ONESHOT;
 }
 
-/* One registration through the provider: 0, or the call's or the entry's error. */
-static DWORD call(rasio_loop_t *loop, rasio_event_t *ev, UINT8 op, uint32_t arm) {
+/* One registration through the provider. Returns the call's result (non-zero: nothing was
+ * done) and puts the entry's in *result. REMOVE carries no filter or trigger, as in
+ * Microsoft's own DeregisterAndWait sample. */
+static DWORD call(rasio_loop_t *loop, rasio_event_t *ev, UINT8 op, uint32_t arm, DWORD *result) {
   rasio__win_t *w = state_of(loop);
+  bool remove = op == RASIO__SN_OP_REMOVE;
   rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = key_of(ev), .operation = op,
-                          .event_filter = filter_of(ev, arm), .trigger_flags = trigger_of(ev),
+                          .event_filter = remove ? 0 : filter_of(ev, arm),
+                          .trigger_flags = remove ? 0 : trigger_of(ev),
                           .registration_result = RESULT_UNSET};
   DWORD rc = w->provider->ctl(w, &reg, 1);
-  return rc != 0 ? rc : reg.registration_result;
+  *result = reg.registration_result;
+  return rc;
 }
 
 /* Whether s names a socket of this process now. The first registration asks before the
@@ -148,8 +153,9 @@ static int enable(rasio_loop_t *loop, rasio_event_t *ev, uint32_t arm) {
    * rasio_event_new can report ENOMEM, where a first re-arm failing for memory would leave
    * an owner with an event that never fires (issue 9's allocation-failure runs). */
   if (arm == 0 && !registered && !state_of(loop)->provider->enable_empty) return 0;
-  DWORD rc = call(loop, ev, arm != 0 || !registered ? RASIO__SN_OP_ENABLE : RASIO__SN_OP_DISABLE,
-                  arm);
+  UINT8 op = arm != 0 || !registered ? RASIO__SN_OP_ENABLE : RASIO__SN_OP_DISABLE;
+  DWORD result, rc = call(loop, ev, op, arm, &result);
+  if (rc == 0) rc = result;
   if (rc == 0) ev->be_data = (void *)(uintptr_t)WIN_REGISTERED;
   return rc == 0 ? 0 : rasio__os_error_map((int)rc);
 }
@@ -188,11 +194,8 @@ static bool retry_later(rasio_loop_t *loop, rasio_event_t *ev, unsigned failed) 
 
 /* One REMOVE; failed counts the earlier calls that failed as a whole. ev->arm_lock held. */
 static int remove_try(rasio_loop_t *loop, rasio_event_t *ev, unsigned failed) {
-  rasio__win_t *w = state_of(loop);
-  rasio__psn_reg_t reg = {.socket = (SOCKET)ev->fd, .completion_key = key_of(ev),
-                          .operation = RASIO__SN_OP_REMOVE, .registration_result = RESULT_UNSET};
-  DWORD rc = w->provider->ctl(w, &reg, 1);
-  if (rc == 0 && reg.registration_result == 0) return RASIO__PENDING; /* REMOVE follows */
+  DWORD result, rc = call(loop, ev, RASIO__SN_OP_REMOVE, 0, &result);
+  if (rc == 0 && result == 0) return RASIO__PENDING; /* REMOVE follows */
   if (rc == 0 || failed >= RETRY_TRIES || !retry_later(loop, ev, failed + 1))
     return give_up(loop, ev);
   return RASIO__PENDING;
