@@ -404,6 +404,20 @@ static bool finished(const rt_job_t *job) {
   return job->state != RT_PENDING && job->state != RT_RUNNING;
 }
 
+/* A job whose process died in the loader before the test began (rt_os_never_started) is
+ * started once more, saying so in its output; a second such death is its outcome. */
+static void relaunch(rt_job_t *const *running, size_t n, const test_t **sel, rt_job_t *all) {
+  for (size_t i = 0; i < n; i++) {
+    rt_job_t *job = running[i];
+    if (!finished(job) || job->relaunched || !rt_os_never_started(job)) continue;
+    static const char why[] = "runner: the process died in the loader before the test began; "
+                              "started once more\n";
+    rt_job_output(job, why, sizeof why - 1);
+    job->relaunched = true;
+    start(job, sel[job - all]);
+  }
+}
+
 /* Runs the selected tests, `jobs` at a time, reporting strictly in test order. */
 static int run_all(const test_t **sel, size_t n, int jobs, tally_t *t) {
   rt_job_t *all = calloc(n, sizeof *all);
@@ -418,6 +432,7 @@ static int run_all(const test_t **sel, size_t n, int jobs, tally_t *t) {
       if (all[next].state == RT_RUNNING) running[nrun++] = &all[next];
     }
     if (nrun > 0) rt_os_wait(running, nrun);
+    relaunch(running, nrun, sel, all);
     nrun = compact(running, nrun);
     for (; printed < n && finished(&all[printed]); printed++)
       report(printed + 1, &all[printed], &outs[printed], t);

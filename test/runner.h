@@ -29,6 +29,7 @@ typedef struct rt_job {
   uint64_t deadline_ms; /* absolute, on rt_os_now_ms()'s clock */
   uint64_t start_ms, end_ms;
   rt_state_t state;
+  bool relaunched; /* started a second time after rt_os_never_started */
   int code;
   char crash[32]; /* e.g. "SIGSEGV" */
   /* What the child wrote to stdout and stderr, interleaved as written. A flood keeps its
@@ -81,6 +82,10 @@ int rt_os_spawn(rt_job_t *job, char *const argv[]);
  * deadline (then its whole process group is killed). Sets state, code and end_ms of every
  * job that ended and collects all output they wrote. */
 void rt_os_wait(rt_job_t *const jobs[], size_t n);
+/* Whether an ended job's process died in the OS loader, before any of the program ran
+ * (Windows: STATUS_DLL_INIT_FAILED, which Wine gives now and then under load): no test
+ * code ran, so the runner may start it once more. Never on POSIX. */
+bool rt_os_never_started(const rt_job_t *job);
 /* A printable description of an OS error code from rt_os_spawn. */
 const char *rt_os_strerror(int code);
 /* Windows process layer only (runner_win.c; POSIX has no command lines): argv as one

@@ -303,6 +303,10 @@ bool rt_os_command_line(char *const argv[], char *cmd, size_t cap) {
   return true;
 }
 
+bool rt_os_never_started(const rt_job_t *job) {
+  return job->state == RT_CRASHED && (DWORD)job->code == 0xC0000142u;
+}
+
 int rt_os_spawn(rt_job_t *job, char *const argv[]) {
   char cmd[32768]; /* CreateProcess's limit */
   if (!rt_os_command_line(argv, cmd, sizeof cmd)) return ERROR_FILENAME_EXCED_RANGE;
