@@ -33,6 +33,7 @@
 #define SLOT_CHUNK (1u << SLOT_CHUNK_BITS)
 #define SLOT_MAX (SLOT_CHUNK * RASIO__SLOT_CHUNKS)
 #define NO_SLOT UINT32_MAX
+_Static_assert(SLOT_MAX <= 1u << RASIO__TOKEN_INDEX_BITS, "slot indices must fit the token");
 
 struct rasio__slot {
   _Atomic(rasio_event_t *) ev;

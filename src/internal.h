@@ -207,6 +207,9 @@ void rasio__event_short_read(rasio_event_t *ev);
 
 /* fdtab.c: one subscription per socket per loop, and the tokens that name them */
 #define RASIO__SLOT_CHUNKS 4096 /* times 1024 slots: the subscriptions a loop can hold */
+/* A token's low word is a slot index below 2^22, so a backend may use bits 22..31 of it
+ * for its own (uring.c names requests with them). */
+#define RASIO__TOKEN_INDEX_BITS 22
 struct rasio__slot;
 int rasio__fdtab_init(rasio_loop_t *loop);
 /* Adds ev and gives it a token (ev->token): 0, EEXIST, ENOMEM or ELIMIT. Any thread. */

@@ -7,11 +7,9 @@
  *   A MOD re-evaluates readiness at once, so a re-arm on a ready socket reports promptly.
  * - Edge uses EPOLLET; an ADD reports a condition that already holds, so a registration
  *   on a ready socket is announced once. Level uses neither flag.
- * - EPOLLRDHUP is requested with READ only: EPOLLERR and EPOLLHUP are always reported, but
- *   a half-close is level-like, and with only WRITE armed a oneshot report of RDHUP would
- *   be filtered out and re-armed forever.
- * - A refused connect reports OUT|ERR|HUP, so WRITE is never lost; ERR and HUP are folded
- *   into both directions so that whichever is armed hears about it.
+ * - epoll's event bits are poll's (sys/epoll.h gives EPOLLIN the value of POLLIN, and so
+ *   on), so what to ask and how a report folds into directions is pollbits.h, shared with
+ *   the io_uring backend. EPOLLERR and EPOLLHUP are reported whether asked for or not.
  * - epoll reports per open file description, and data.u64 carries the event's token
  *   (fdtab.c), never its address. After DEL returns, no later epoll_wait names the event;
  *   a batch already returned is processed before the core produces DISPOSED. A DEL can
@@ -31,6 +29,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/pollbits.h"
 #include "internal.h"
 
 #define MAX_EVENTS 256
@@ -77,9 +76,7 @@ static void fini(rasio_loop_t *loop) {
 }
 
 static uint32_t mask_of(const rasio_event_t *ev, uint32_t arm) {
-  uint32_t m = 0;
-  if (arm & RASIO_READ) m |= EPOLLIN | EPOLLRDHUP;
-  if (arm & RASIO_WRITE) m |= EPOLLOUT;
+  uint32_t m = rasio__poll_mask(arm);
   if (ev->flags & RASIO_ONESHOT) m |= EPOLLONESHOT;
   else if (!(ev->flags & RASIO_LEVEL)) m |= EPOLLET;
   return m;
@@ -92,14 +89,6 @@ static int ctl(rasio_loop_t *loop, rasio_event_t *ev, int op, uint32_t arm) {
   if (epoll_ctl(state_of(loop)->epfd, ops[op], (int)ev->fd, &e) == 0) return 0;
   /* epoll refuses descriptors without readiness (regular files, /dev/null) with EPERM. */
   return errno == EPERM ? RASIO_ENOTSUP : rasio__os_error();
-}
-
-static uint32_t dirs_of(uint32_t e) {
-  uint32_t d = 0;
-  if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d |= RASIO_READ;
-  if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) d |= RASIO_WRITE;
-  if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) d |= RASIO__HUP;
-  return d;
 }
 
 static int wait_kernel(epoll_state_t *st, uint64_t timeout_ns) {
@@ -126,7 +115,7 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
     uint64_t token = st->events[i].data.u64;
     if (token == 0) continue; /* the wakeup */
     rasio_event_t *ev = rasio__fdtab_lookup(loop, token);
-    if (ev != NULL) rasio__event_ready(ev, dirs_of(st->events[i].events));
+    if (ev != NULL) rasio__event_ready(ev, rasio__poll_dirs(st->events[i].events));
   }
   return 0;
 }
@@ -138,7 +127,7 @@ static void wake(rasio_loop_t *loop) {
   (void)rc;
 }
 
-static const rasio__backend_t epoll_backend = {
+const rasio__backend_t rasio__epoll_backend = {
     .name = "epoll",
     .caps = RASIO__BE_ONESHOT_DISARMS_ALL,
     .probe = probe,
@@ -149,4 +138,3 @@ static const rasio__backend_t epoll_backend = {
     .wake = wake,
 };
 
-const rasio__backend_t *const rasio__backends[] = {&epoll_backend, NULL};
