@@ -148,3 +148,8 @@ int rasio__ring_enter(rasio__ring_t *r, uint64_t timeout_ns) {
   int n = sys_enter(r->fd, unsubmitted(r), timeout_ns != 0 ? 1 : 0, flags, &arg, sizeof arg);
   return n < 0 ? -errno : 0;
 }
+
+int rasio__ring_register_eventfd(rasio__ring_t *r, int fd) {
+  int rc = (int)syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_EVENTFD, &fd, 1);
+  return rc < 0 ? -errno : 0;
+}

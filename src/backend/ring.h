@@ -48,6 +48,10 @@ struct io_uring_sqe *rasio__ring_sqe(rasio__ring_t *r);
  * ETIME and EBUSY (completions to reap first) are not failures of the ring. */
 int rasio__ring_enter(rasio__ring_t *r, uint64_t timeout_ns);
 
+/* Has the kernel write to eventfd fd whenever a completion (or, with DEFER_TASKRUN, work
+ * that will post one) arrives: 0 or -errno. */
+int rasio__ring_register_eventfd(rasio__ring_t *r, int fd);
+
 /* Completions: the next one or NULL (peek), then mark it seen (advance). */
 static inline struct io_uring_cqe *rasio__ring_cqe(rasio__ring_t *r, uint32_t head) {
   uint32_t tail = __atomic_load_n(r->cq_ktail, __ATOMIC_ACQUIRE);

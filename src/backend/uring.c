@@ -47,13 +47,15 @@
  *
  * Wakeup: an eventfd with a multishot poll, never read: every write is a new wakeup.
  *
- * Signals. rasio's handlers (signal.c) end a wait by writing the eventfd. Under valgrind
- * a signal stays blocked while the thread is inside io_uring_enter, so the handler could
- * not run until something else ended the wait. A signalfd over every signal, polled
- * multishot and never read, ends the wait when a signal becomes pending; valgrind then
- * delivers it. Natively the handler runs at once and the poll, looking again, finds
- * nothing pending: signalfd(2): the descriptor "indicates as readable if one or more of
- * the signals in mask is pending".
+ * Valgrind. Valgrind (3.19 here) runs io_uring_enter as a system call that does not
+ * block: the waiting thread keeps valgrind's lock, so no other thread of the process runs
+ * until the wait ends (liburing issue 657, "Simple threaded example causes valgrind to
+ * hang indefinitely"), and signals stay blocked, so a signal handler cannot end the wait
+ * either. Under valgrind the backend therefore never waits in the ring: it registers the
+ * wakeup eventfd with the ring (io_uring_register(2), IORING_REGISTER_EVENTFD: "the
+ * application can register an eventfd to get notified of completion events"), waits in
+ * ppoll(2) on it, which valgrind treats as blocking, then enters without waiting. Built
+ * without valgrind's header rasio cannot tell, and such a build hangs under valgrind.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,10 +63,16 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
 
 #include "backend/backend.h"
 #include "backend/pollbits.h"
@@ -76,7 +84,7 @@
 
 /* user_data: control values below 2^32; a request's is token | seq << SEQ_SHIFT, and a
  * cancel's is the user_data of the request it cancels | CANCEL_BIT. */
-enum { UD_WAKE = 1, UD_SIGNAL = 2 };
+enum { UD_WAKE = 1 };
 #define SEQ_SHIFT 24
 #define SEQ_MASK (0xffull << SEQ_SHIFT)
 #define CANCEL_BIT (1ull << RASIO__TOKEN_INDEX_BITS)
@@ -110,10 +118,11 @@ typedef struct urec {
 typedef struct uring_state {
   rasio__ring_t ring;
   pid_t issuer;      /* the thread the ring belongs to (0: no ring yet) */
-  int wakefd, sigfd, probe_epfd;
+  int wakefd, probe_epfd;
   _Atomic(urec_t *) pending;
   urec_t *all;       /* loop thread */
   bool gone;         /* a removal completed in this wait: DISPOSED is due, do not sleep */
+  bool valgrind;     /* wait in ppoll, not in the ring (see the file comment) */
 } uring_state_t;
 
 static uring_state_t *state_of(rasio_loop_t *loop) { return loop->be_state; }
@@ -124,11 +133,23 @@ static pid_t this_thread(void) {
   return tid;
 }
 
+static bool under_valgrind(void) {
+#ifdef RUNNING_ON_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return false;
+#endif
+}
+
+static int os_error(int negated_errno) {
+  errno = -negated_errno;
+  return rasio__os_error();
+}
+
 static int probe(void) { return rasio__ring_probe(); }
 
 static void close_fds(uring_state_t *st) {
   if (st->wakefd >= 0) close(st->wakefd);
-  if (st->sigfd >= 0) close(st->sigfd);
   if (st->probe_epfd >= 0) close(st->probe_epfd);
 }
 
@@ -136,12 +157,10 @@ static int init(rasio_loop_t *loop) {
   uring_state_t *st = rasio__calloc(1, sizeof *st);
   if (st == NULL) return RASIO_ENOMEM;
   st->ring.fd = -1;
-  sigset_t all;
-  sigfillset(&all);
+  st->valgrind = under_valgrind();
   st->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  st->sigfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
   st->probe_epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (st->wakefd < 0 || st->sigfd < 0 || st->probe_epfd < 0) {
+  if (st->wakefd < 0 || st->probe_epfd < 0) {
     int rc = rasio__os_error();
     close_fds(st);
     rasio__free(st);
@@ -352,9 +371,13 @@ static void drain(uring_state_t *st) {
 
 /* --- the ring's life ------------------------------------------------------------------ */
 
-static bool watch_fds(uring_state_t *st) {
-  return sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE) &&
-         sqe_poll(st, st->sigfd, POLLIN, true, UD_SIGNAL);
+/* The wakeup: a multishot poll of the eventfd, or under valgrind the ring's own eventfd. */
+static int watch_wakefd(uring_state_t *st) {
+  if (st->valgrind) {
+    int rc = rasio__ring_register_eventfd(&st->ring, st->wakefd);
+    return rc == 0 ? 0 : os_error(rc);
+  }
+  return sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE) ? 0 : RASIO_ENOMEM;
 }
 
 /* A ring for this thread; every record the old one served polls afresh. */
@@ -369,7 +392,7 @@ static int move_here(uring_state_t *st) {
     r->nlive = 0;
     push(st, r);
   }
-  return watch_fds(st) ? 0 : RASIO_ENOMEM;
+  return watch_wakefd(st);
 }
 
 /* --- completions ---------------------------------------------------------------------- */
@@ -441,18 +464,46 @@ static void on_cqe(rasio_loop_t *loop, uring_state_t *st, const struct io_uring_
   }
   bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
   if (cqe->user_data == UD_WAKE && !more) (void)sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE);
-  if (cqe->user_data == UD_SIGNAL && !more)
-    (void)sqe_poll(st, st->sigfd, POLLIN, true, UD_SIGNAL);
 }
 
-static void reap(rasio_loop_t *loop, uring_state_t *st) {
-  uint32_t head = rasio__ring_cq_head(&st->ring);
+/* Handles every completion in the CQ; the number handled. */
+static unsigned reap(rasio_loop_t *loop, uring_state_t *st) {
+  uint32_t head = rasio__ring_cq_head(&st->ring), n = 0;
   const struct io_uring_cqe *cqe;
   while ((cqe = rasio__ring_cqe(&st->ring, head)) != NULL) {
     struct io_uring_cqe copy = *cqe;
     rasio__ring_cq_advance(&st->ring, ++head); /* the slot is free before any callback */
     on_cqe(loop, st, &copy);
+    n++;
   }
+  return n;
+}
+
+/* What an enter's result means for the wait: 0, or the failure of the ring itself. */
+static int enter_result(uring_state_t *st, int rc) {
+  if (rc == -EEXIST) st->issuer = 0; /* not ours after all (a reused thread id): move */
+  bool fine = rc == 0 || rc == -EINTR || rc == -ETIME || rc == -EBUSY || rc == -EAGAIN ||
+              rc == -EEXIST;
+  return fine ? 0 : os_error(rc);
+}
+
+/* Under valgrind: the ring is entered without waiting, and only if that brought nothing
+ * does the thread sleep, in ppoll, until the kernel or a waker writes the eventfd (or
+ * timeout_ns passes). The eventfd is cleared only after that sleep, before the core clears
+ * loop->wake_pending: a waker that finds wake_pending set skips its write, so a clear
+ * before the sleep could swallow the one write that should end it. */
+static int wait_valgrind(rasio_loop_t *loop, uring_state_t *st, uint64_t timeout_ns) {
+  int rc = rasio__ring_enter(&st->ring, 0);
+  if (reap(loop, st) > 0 || timeout_ns == 0 || rc != 0) return enter_result(st, rc);
+  struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+  struct pollfd p = {.fd = st->wakefd, .events = POLLIN};
+  (void)ppoll(&p, 1, timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+  uint64_t count;
+  ssize_t n = read(st->wakefd, &count, sizeof count);
+  (void)n; /* EAGAIN: the timeout ended the sleep */
+  rc = rasio__ring_enter(&st->ring, 0);
+  (void)reap(loop, st);
+  return enter_result(st, rc);
 }
 
 /* Queued records become submission entries before the enter, and once more after the
@@ -466,14 +517,16 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
   }
   st->gone = false;
   drain(st);
-  int rc = rasio__ring_enter(&st->ring, st->gone ? 0 : timeout_ns);
-  if (rc == -EEXIST) st->issuer = 0; /* not ours after all (a reused thread id): move */
-  reap(loop, st);
+  if (st->gone) timeout_ns = 0;
+  int rc;
+  if (st->valgrind) {
+    rc = wait_valgrind(loop, st, timeout_ns);
+  } else {
+    rc = enter_result(st, rasio__ring_enter(&st->ring, timeout_ns));
+    (void)reap(loop, st);
+  }
   drain(st);
-  if (rc == 0 || rc == -EINTR || rc == -ETIME || rc == -EBUSY || rc == -EAGAIN || rc == -EEXIST)
-    return 0;
-  errno = -rc;
-  return rasio__os_error();
+  return rc;
 }
 
 static void wake(rasio_loop_t *loop) {

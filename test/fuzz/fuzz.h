@@ -151,7 +151,7 @@ typedef struct fz_rec {
 
 typedef struct fz_thread {
   int id; /* 0 the driver, 1..4 owners, 5 the loop thread (threaded mode) */
-  char name[8];
+  char name[16];
   fz_rng_t rng;
   fz_rec_t *cb; /* the event whose notification this thread runs now */
 } fz_thread_t;

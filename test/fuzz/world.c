@@ -83,7 +83,7 @@ static void params(uint64_t seed, const fz_config_t *cfg) {
   thread_init(&W.driver, 0, "drv", seed);
   thread_init(&W.looper, FZ_LOOP_TID, "loop", seed);
   for (int i = 0; i < W.nowners; i++) {
-    char name[8];
+    char name[16]; /* "own" and any int: no truncation for the compiler to fear */
     snprintf(name, sizeof name, "own%d", i + 1);
     thread_init(&W.owners[i].t, i + 1, name, seed);
   }
