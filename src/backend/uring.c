@@ -489,15 +489,17 @@ static int enter_result(uring_state_t *st, int rc) {
 
 /* Under valgrind: the ring is entered without waiting, and only if that brought nothing
  * does the thread sleep, in ppoll, until the kernel or a waker writes the eventfd (or
- * timeout_ns passes). The eventfd is cleared only after that sleep, before the core clears
- * loop->wake_pending: a waker that finds wake_pending set skips its write, so a clear
- * before the sleep could swallow the one write that should end it. */
+ * timeout_ns passes). The ppoll is made even when there is no time to sleep: it is what
+ * lets valgrind run the process's other threads. The eventfd is cleared only after a
+ * sleep, before the core clears loop->wake_pending: a waker that finds wake_pending set
+ * skips its write, so a clear before the sleep could swallow the write that ends it. */
 static int wait_valgrind(rasio_loop_t *loop, uring_state_t *st, uint64_t timeout_ns) {
   int rc = rasio__ring_enter(&st->ring, 0);
-  if (reap(loop, st) > 0 || timeout_ns == 0 || rc != 0) return enter_result(st, rc);
+  if (reap(loop, st) > 0 || rc != 0) timeout_ns = 0;
   struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
   struct pollfd p = {.fd = st->wakefd, .events = POLLIN};
   (void)ppoll(&p, 1, timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
+  if (timeout_ns == 0) return enter_result(st, rc);
   uint64_t count;
   ssize_t n = read(st->wakefd, &count, sizeof count);
   (void)n; /* EAGAIN: the timeout ended the sleep */
