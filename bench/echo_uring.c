@@ -21,10 +21,14 @@
  * peer that never reads could grow it, which a benchmark peer does not guard against.
  *
  * Buffers. Touching a buffer that fell out of the cache costs more than the recv itself at
- * 16 KiB, so few buffers circulate: the ring holds only `fill` of them (16 at first, doubled
- * whenever a recv found the ring empty), freed buffers go on a stack, and the ring is topped
- * up from the top of that stack, the most recently returned first. Buffers live in one
- * MAP_NORESERVE arena and are made on first need, so untouched ones cost no memory.
+ * 16 KiB, so few buffers circulate. The kernel takes buffers from the ring's head in the
+ * order they were added, so every buffer in the ring is touched once per trip round it: the
+ * ring must hold little more than one iteration consumes. It is topped up to `fill`: twice
+ * the most buffers one iteration consumed lately (a peak that decays slowly), at least
+ * FILL_MIN; a recv that finds the ring empty ends with -ENOBUFS and is re-armed, and that
+ * iteration's count raises the peak. Freed buffers go on a stack and the ring is topped up
+ * from its top, the most recently returned first. Buffers live in one MAP_NORESERVE arena
+ * and are made on first need, so untouched ones cost no memory.
  *
  * Exit status 77 (with the reason on stderr) when io_uring cannot run here at all: run.sh
  * reports the row as skipped, not failed. */
@@ -51,7 +55,8 @@
 #define BUF_SIZE BENCH_BUF_SIZE
 #define MAX_BUFS 4096       /* arena: 256 MiB of address space, touched on use only */
 #define RING_ENTRIES 1024   /* the kernel ring's capacity: the most `fill` may grow to */
-#define FILL_START 16
+#define FILL_MIN 16
+#define PEAK_DECAY 256 /* the peak loses 1/PEAK_DECAY of itself per iteration */
 #define BGID 0
 #define NO_BUF (-1)
 
@@ -84,6 +89,8 @@ static struct {
   unsigned nfree, nmade;
   unsigned posted; /* buffers given to the ring and not yet seen in a completion */
   unsigned fill;   /* how many the ring is topped up to */
+  unsigned used;   /* buffers consumed in this iteration's completions */
+  unsigned peak;   /* the most `used` lately, decaying */
 } U;
 
 static void die_rc(const char *what, int rc) {
@@ -113,6 +120,15 @@ static void refill(void) {
     io_uring_buf_ring_advance(U.br, n);
     U.posted += (unsigned)n;
   }
+}
+
+/* Once per iteration: the fill level from what this iteration's completions consumed. */
+static void fill_update(void) {
+  unsigned f;
+  U.peak = U.used > U.peak ? U.used : U.peak - U.peak / PEAK_DECAY;
+  U.used = 0;
+  f = 2 * U.peak;
+  U.fill = f < FILL_MIN ? FILL_MIN : f > RING_ENTRIES ? RING_ENTRIES : f;
 }
 
 /* A free SQE. A full submission queue is submitted first (with the ring topped up, as the
@@ -224,6 +240,7 @@ static void on_recv(conn_t *c, struct io_uring_cqe *cqe) {
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
     U.posted--;
+    U.used++;
   }
   if (!more) c->recv_armed = false;
   if (bid != NO_BUF) {
@@ -231,11 +248,8 @@ static void on_recv(conn_t *c, struct io_uring_cqe *cqe) {
     else buf_free(bid);
   }
   if (!more && !c->closing) {
-    if (cqe->res == -ENOBUFS) {
-      if (U.fill < RING_ENTRIES) U.fill *= 2;
-      recv_arm(c);
-    } else if (cqe->res > 0) {
-      recv_arm(c); /* ended for another reason (e.g. a full CQ): data may follow */
+    if (cqe->res == -ENOBUFS || cqe->res > 0) {
+      recv_arm(c); /* > 0: ended for another reason (e.g. a full CQ), and data may follow */
     } else {
       conn_close(c); /* 0: the peer closed, the normal end; < 0: an error */
     }
@@ -327,7 +341,7 @@ static void buffers_setup(void) {
   U.arena = mmap(NULL, (size_t)MAX_BUFS * BUF_SIZE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (U.arena == MAP_FAILED) bench_die("mmap (buffers)");
-  U.fill = FILL_START;
+  U.fill = FILL_MIN;
 }
 
 /* The listening socket is made blocking: io_uring arms its own wait either way
@@ -348,6 +362,7 @@ int main(int argc, char **argv) {
   for (;;) {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
+    fill_update();
     refill();
     int rc = io_uring_submit_and_wait(&U.ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
