@@ -91,6 +91,7 @@ static struct {
   unsigned fill;   /* how many the ring is topped up to */
   unsigned used;   /* buffers consumed in this iteration's completions */
   unsigned peak;   /* the most `used` lately, decaying */
+  volatile unsigned long long enters; /* io_uring_enter calls: see bench_server_count */
 } U;
 
 static void die_rc(const char *what, int rc) {
@@ -138,6 +139,7 @@ static struct io_uring_sqe *sqe_get(void) {
   if (sqe == NULL) {
     refill();
     int rc = io_uring_submit(&U.ring);
+    U.enters++;
     if (rc < 0) die_rc("io_uring_submit", rc);
     if ((sqe = io_uring_get_sqe(&U.ring)) == NULL) die_rc("io_uring_get_sqe", -EBUSY);
   }
@@ -358,13 +360,19 @@ int main(int argc, char **argv) {
   const char *backend = ring_setup();
   buffers_setup();
   listen_setup(bench_server_start(argc, argv, "uring", backend));
+  bench_server_count("io_uring_enter", &U.enters);
   accept_arm();
   for (;;) {
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
     fill_update();
     refill();
+    /* Counted as one io_uring_enter each: io_uring_submit_and_wait(3) "submits the next
+     * requests from the submission queue belonging to the ring and waits for wait_nr
+     * completion events". Should liburing ever find one waiting and skip the call, the
+     * count is an upper bound. */
     int rc = io_uring_submit_and_wait(&U.ring, 1);
+    U.enters++;
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
       die_rc("io_uring_submit_and_wait", rc);
     io_uring_for_each_cqe(&U.ring, head, cqe) {

@@ -249,6 +249,7 @@ stop_server() {
   fi
   wait "$pid" || rc=$?
   SRV_RUSAGE=$(awk '/^rusage /{print $2, $3, $4}' "$tmp/server.out")
+  SRV_COUNT=$(awk '/^count /{print $2 "=" $3}' "$tmp/server.out")
   if ((rc != 0)) || [[ -z $SRV_RUSAGE ]]; then
     ROW_ERR="server exit status $rc after SIGTERM, rusage line: '${SRV_RUSAGE}'"
     return 1
@@ -259,7 +260,7 @@ stop_server() {
 
 CSV_COLUMNS="mode,run,workload,server,backend,kind,conns,size,idle,seconds,msgs,total_msgs,\
 rate,unit,p50_us,p99_us,p999_us,srv_user_s,srv_sys_s,cpu_s_per_M,win_cpu_s_per_M,loadgen_busy,\
-maxrss_kib,rusage_maxrss_kib,syscalls_per_msg,pinning,status,note"
+maxrss_kib,rusage_maxrss_kib,syscalls_per_msg,pinning,status,note,self_calls,self_per_msg"
 
 # The value of key $2 in the key=value line $1, or NA.
 kv() {
@@ -289,6 +290,11 @@ fill_measures() {
   done
   ROW[srv_user_s]=$user ROW[srv_sys_s]=$sys ROW[rusage_maxrss_kib]=$rss
   ROW[maxrss_kib]=$(kv "$lg" server_rss_kib)
+  if [[ -n $SRV_COUNT ]]; then
+    ROW[self_calls]=$SRV_COUNT
+    ROW[self_per_msg]=$(awk -v n="${SRV_COUNT#*=}" -v m="${ROW[total_msgs]}" \
+      'BEGIN { printf "%.3f", (m > 0 ? n / m : 0) }')
+  fi
   ROW[cpu_s_per_M]=$(awk -v u="$user" -v s="$sys" -v m="${ROW[total_msgs]}" \
     'BEGIN { printf "%.3f", (m > 0 ? (u + s) / m * 1e6 : 0) }')
   ROW[win_cpu_s_per_M]=$(awk -v c="$(kv "$lg" server_cpu_s)" -v m="${ROW[msgs]}" \
@@ -498,7 +504,9 @@ write_header() {
       "rusage_maxrss_kib = the server's ru_maxrss, which Linux also takes from the shell that" \
       "forked it (not used); syscalls_per_msg only on the" \
       "separate strace rows (workload=syscalls: pingpong 100 x 64 B; syscalls-<workload>:" \
-      "the others in BENCH_STRACE_WORKLOADS), whose timing means nothing"
+      "the others in BENCH_STRACE_WORKLOADS), whose timing means nothing;" \
+      "self_calls = name=count of a system call the server counts itself (bench_server_count:" \
+      "echo_uring's io_uring_enter) over the timed run, self_per_msg = that / total_msgs"
     echo "$CSV_COLUMNS"
   } >"$csv"
 }
