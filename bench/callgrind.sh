@@ -25,7 +25,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-# shellcheck source=rows.sh
+# shellcheck source-path=SCRIPTDIR source=rows.sh
 source "$here/rows.sh"
 
 build=${BENCH_BUILD:-$root/build-bench}
@@ -73,10 +73,11 @@ why() {
 # Runs callgrind_control with $1 (-z or -d) on the server; true if it answered.
 control() { timeout 60 callgrind_control "$1" "$SRV_PID" >"$tmp/control.out" 2>&1; }
 
-# The Ir total of the newest dump file.
+# The Ir total of the newest dump file: callgrind numbers them cg.out.1, cg.out.2 (start
+# removes the previous row's), so the glob's last is the newest.
 last_dump_ir() {
-  local f
-  f=$(ls -t "$tmp"/cg.out.* 2>/dev/null | head -n 1)
+  local f="" g
+  for g in "$tmp"/cg.out.*; do [[ -e $g ]] && f=$g; done
   [[ -n $f ]] && awk '/^totals:/ { print $2; exit }' "$f"
 }
 
@@ -101,7 +102,7 @@ start() {
   read -r prog mode_arg <<<"${SERVER[$1]}"
   local args=(--port 0) envs=()
   [[ $mode_arg != - ]] && args+=(--mode "$mode_arg")
-  [[ -n ${SERVER_ENV[$1]:-} ]] && envs=(env ${SERVER_ENV[$1]})
+  [[ -n ${SERVER_ENV[$1]:-} ]] && read -ra envs <<<"env ${SERVER_ENV[$1]}"
   [[ -x $bin/bench-$prog ]] || { echo "no $bin/bench-$prog (not built)" >"$tmp/err"; return 1; }
   rm -f "$tmp"/cg.out* "$tmp/vg.log"
   : >"$tmp/server.out"

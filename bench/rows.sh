@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=bash disable=SC2034
 # bench/rows.sh: the echo server rows, sourced by bench/run.sh and bench/callgrind.sh (bash,
 # not run on its own). A row is a name -> "program mode": bench-<program> --mode <mode>
 # ("-": the program takes none), started with SERVER_ENV's assignments, if any, in its

@@ -55,7 +55,7 @@ strace_seconds=${BENCH_STRACE_SECONDS:-1}
 
 # The server rows (SERVER, SERVER_ENV, ALL_SERVERS, UNAVAILABLE_OK, and the roles PEERS,
 # RASIO_INLINE, FLOOR, URING_FLOOR): bench/rows.sh, shared with bench/callgrind.sh.
-# shellcheck source=rows.sh
+# shellcheck source-path=SCRIPTDIR source=rows.sh
 source "$here/rows.sh"
 
 # Echo workloads: name -> "loadgen workload, connections, bytes, idle connections".
@@ -190,7 +190,7 @@ start_server() {
   read -r prog mode_arg <<<"${SERVER[$1]}"
   local args=(--port 0) envs=()
   [[ $mode_arg != - ]] && args+=(--mode "$mode_arg")
-  [[ -n ${SERVER_ENV[$1]:-} ]] && envs=(env ${SERVER_ENV[$1]})
+  [[ -n ${SERVER_ENV[$1]:-} ]] && read -ra envs <<<"env ${SERVER_ENV[$1]}"
   # Emptied here, not only by the child's redirection: the child may not have run yet when
   # the polling below first reads, and must not find the previous server's lines.
   : >"$tmp/server.out"
