@@ -57,6 +57,7 @@
 #define RING_ENTRIES 1024   /* the kernel ring's capacity: the most `fill` may grow to */
 #define FILL_MIN 16
 #define PEAK_DECAY 256 /* the peak loses 1/PEAK_DECAY of itself per iteration */
+#define PEAK_ONE 256   /* the peak is kept in 1/PEAK_ONE buffers, so small ones decay too */
 #define BGID 0
 #define NO_BUF (-1)
 
@@ -90,7 +91,7 @@ static struct {
   unsigned posted; /* buffers given to the ring and not yet seen in a completion */
   unsigned fill;   /* how many the ring is topped up to */
   unsigned used;   /* buffers consumed in this iteration's completions */
-  unsigned peak;   /* the most `used` lately, decaying */
+  unsigned peak;   /* the most `used` lately, decaying, in 1/PEAK_ONE buffers */
   volatile unsigned long long enters; /* io_uring_enter calls: see bench_server_count */
 } U;
 
@@ -114,7 +115,7 @@ static void refill(void) {
     int bid;
     if (U.nfree > 0) bid = U.free_stack[--U.nfree];
     else if (U.nmade < MAX_BUFS) bid = (int)U.nmade++;
-    else break; /* all in use: the recvs that miss one are re-armed when some return */
+    else break; /* all in use: a recv that misses one fails and is re-armed until some return */
     io_uring_buf_ring_add(U.br, buf_addr(bid), BUF_SIZE, (unsigned short)bid, mask, n++);
   }
   if (n > 0) {
@@ -125,10 +126,10 @@ static void refill(void) {
 
 /* Once per iteration: the fill level from what this iteration's completions consumed. */
 static void fill_update(void) {
-  unsigned f;
-  U.peak = U.used > U.peak ? U.used : U.peak - U.peak / PEAK_DECAY;
+  unsigned f, used = U.used * PEAK_ONE;
+  U.peak = used > U.peak ? used : U.peak - U.peak / PEAK_DECAY;
   U.used = 0;
-  f = 2 * U.peak;
+  f = 2 * ((U.peak + PEAK_ONE - 1) / PEAK_ONE);
   U.fill = f < FILL_MIN ? FILL_MIN : f > RING_ENTRIES ? RING_ENTRIES : f;
 }
 
