@@ -3,7 +3,7 @@
  *
  * Written on raw epoll, one thread, so no library under test generates load. Usage:
  *   bench-loadgen --port P --workload pingpong|pump|churn --conns N --size B
- *                 --seconds S --warmup W [--idle K] [--server-pid PID]
+ *                 --seconds S --warmup W [--idle K] [--server-pid PID] [--messages M]
  * Workloads:
  *   pingpong  N connections; each writes one B-byte message and waits for all of its echo
  *             before writing the next. Rate: messages/s; round-trip latency percentiles.
@@ -15,6 +15,10 @@
  *   --idle K  opens K more connections first that never send, and checks that the server
  *             accepted them all before the workload starts and that they stay silent and
  *             open to the end.
+ *   --messages M  (pingpong) starts exactly M messages in all, then drains: the run ends
+ *             when all M came back or S seconds passed, whichever is first (seconds then
+ *             reports the window's actual length). For counts of work per message, such as
+ *             bench/callgrind.sh's instructions, where a rate is beside the point.
  * After W seconds of warm-up, S seconds are measured. Then no new work starts and everything
  * in flight must come back within DRAIN_NS. Every echoed byte is compared with what was sent
  * (see the pattern below); any mismatch, extra or missing byte, EOF, reset or failed connect
@@ -78,6 +82,7 @@ static struct {
   uint64_t next_id;
   int connecting;  /* connects in flight */
   int outstanding; /* connections with busy set */
+  uint64_t max_msgs, started; /* --messages (0: no limit), messages started so far */
   int draining;
   uint64_t win_start, win_end; /* the measured window, CLOCK_MONOTONIC ns */
   /* results */
@@ -410,8 +415,12 @@ static void conn_connected(conn_t *c) {
 
 /* ------------------------------------------------------------------ workloads */
 
+/* Whether --messages M were all started (never, without --messages). */
+static int all_started(void) { return G.max_msgs > 0 && G.started >= G.max_msgs; }
+
 /* Pingpong and churn: writes the next B-byte message (churn: the only one). */
 static void message_start(conn_t *c, uint64_t t) {
+  G.started++;
   c->goal = c->sent + G.size;
   c->t_start = t;
   set_busy(c, 1);
@@ -434,7 +443,7 @@ static void pingpong_event(conn_t *c) {
   count_message(c, t);
   set_busy(c, 0);
   /* The echo of the next message will arrive after this write, raising a new edge. */
-  if (!G.draining) message_start(c, t);
+  if (!G.draining && !all_started()) message_start(c, t);
 }
 
 /* Churn: connected -> write the message; echo complete -> close and reconnect. */
@@ -581,7 +590,8 @@ static void check_quiet(const conn_t *c) {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench-loadgen --port P --workload pingpong|pump|churn --conns N --size B\n"
-          "                     --seconds S --warmup W [--idle K] [--server-pid PID]\n");
+          "                     --seconds S --warmup W [--idle K] [--server-pid PID]\n"
+          "                     [--messages M (pingpong)]\n");
   exit(2);
 }
 
@@ -609,6 +619,8 @@ static void parse_args(int argc, char **argv) {
       G.nidle = atoi(v);
     else if (strcmp(k, "--server-pid") == 0)
       G.server_pid = atoi(v);
+    else if (strcmp(k, "--messages") == 0)
+      G.max_msgs = strtoull(v, NULL, 10);
     else
       usage();
   }
@@ -623,6 +635,7 @@ static void parse_args(int argc, char **argv) {
     G.wl = WL_CHURN;
   else
     usage();
+  if (G.max_msgs > 0 && G.wl != WL_PINGPONG) usage();
 }
 
 /* Lifts the descriptor limit to the hard limit and checks the run fits under it. */
@@ -642,7 +655,7 @@ static void start_workload(uint64_t t) {
   for (i = 0; i < G.nconns; i++) {
     conn_t *c = &G.conns[i];
     if (G.wl == WL_PINGPONG) {
-      message_start(c, t);
+      if (!all_started()) message_start(c, t);
     } else if (G.wl == WL_PUMP) {
       set_busy(c, 1);
       pump_event(c);
@@ -724,7 +737,12 @@ int main(int argc, char **argv) {
   G.win_end = G.win_start + (uint64_t)(G.seconds * 1e9);
   track_window(t0);
   start_workload(t0);
-  run_until(G.win_end, NULL);
+  if (run_until(G.win_end, G.max_msgs > 0 ? all_started : NULL)) {
+    uint64_t t = now_ns(); /* --messages ended the window early: its real length */
+    if (t > G.win_start) G.seconds = (double)(t - G.win_start) / 1e9;
+    G.win_end = t > G.win_start ? t : G.win_start;
+    track_window(G.win_end);
+  }
   drain();
   report();
   return 0;

@@ -13,6 +13,10 @@
 #   BENCH_WORKLOADS  workloads to run, by name (default: all, ALL_WORKLOADS below)
 #   BENCH_RUNS, BENCH_SECONDS, BENCH_WARMUP   runs per row, measured and warm-up seconds
 #   BENCH_STRACE_SECONDS  length of the separate syscall-counting run (default 1)
+#   BENCH_STRACE_WORKLOADS  ping-pong workloads the syscall-counting run covers (default
+#                    pp1-64 pp100-64 pp100-16k; pp100-64 is the one the targets use)
+#   RASIO_REQUIRE    comma-separated backends (as make check reads it): naming uring makes
+#                    a uring row whose backend cannot run here a failure instead of a skip
 #   BENCH_RESULTS    where results go (default: bench/results)
 #
 # Files written, all named <UTC date-time>-<quick|full>:
@@ -23,6 +27,9 @@
 #
 # A row fails, loudly, if the loadgen reports an error (a wrong echo included) or the server
 # dies, will not start or will not stop; the other rows still run, and the exit status is 1.
+# A uring row (UNAVAILABLE_OK below) whose server exits 77 at start, because io_uring or
+# rasio's uring backend cannot run here, is skipped instead: SKIP and the server's own
+# message on stderr, status SKIP in the CSV, and the report shows the reason.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,20 +53,10 @@ strace_seconds=${BENCH_STRACE_SECONDS:-1}
 
 # --- what runs -------------------------------------------------------------------------------
 
-# Server rows: name -> "program mode" (mode "-": the program takes none).
-declare -A SERVER=(
-  [rasio-oneshot]="echo_rasio oneshot" [rasio-edge]="echo_rasio edge"
-  [rasio-level]="echo_rasio level" [rasio-edge-mailbox]="echo_rasio edge-mailbox"
-  [rasio-net]="echo_rasio net"
-  [uv-poll]="echo_uv poll" [uv-tcp]="echo_uv tcp"
-  [event-level]="echo_event level" [event-et]="echo_event et"
-  [ev]="echo_ev level" [epoll-floor]="echo_epoll -"
-)
-ALL_SERVERS="rasio-oneshot rasio-edge rasio-level rasio-edge-mailbox rasio-net uv-poll uv-tcp \
-event-level event-et ev epoll-floor"
-PEERS="uv-poll uv-tcp event-level event-et ev"
-RASIO_INLINE="rasio-oneshot rasio-edge rasio-level rasio-net" # "rasio best" is the best of these
-FLOOR=epoll-floor
+# The server rows (SERVER, SERVER_ENV, ALL_SERVERS, UNAVAILABLE_OK, and the roles PEERS,
+# RASIO_INLINE, FLOOR, URING_FLOOR): bench/rows.sh, shared with bench/callgrind.sh.
+# shellcheck source-path=SCRIPTDIR source=rows.sh
+source "$here/rows.sh"
 
 # Echo workloads: name -> "loadgen workload, connections, bytes, idle connections".
 declare -A WORKLOAD=(
@@ -69,7 +66,8 @@ declare -A WORKLOAD=(
   [pump10-64k]="pump 10 65536 0" [churn50-64]="churn 50 64 0"
   [idle10k-pp100-64]="pingpong 100 64 10000"
 )
-# timers and wakeup run the rasio and libuv programs of that name; syscalls is the strace run.
+# timers and wakeup run the rasio and libuv programs of that name; syscalls is the strace run,
+# once per server and strace workload (BENCH_STRACE_WORKLOADS).
 ALL_WORKLOADS="pp1-64 pp100-64 pp1000-64 pp1-16k pp100-16k pp1000-16k pump10-64k churn50-64 \
 idle10k-pp100-64 timers wakeup syscalls"
 TIMER_COUNT=1000000
@@ -82,6 +80,9 @@ words() {
 }
 servers=$(words "${BENCH_SERVERS:-$ALL_SERVERS}")
 workloads=$(words "${BENCH_WORKLOADS:-$ALL_WORKLOADS}")
+strace_workloads=$(words "${BENCH_STRACE_WORKLOADS:-pp1-64 pp100-64 pp100-16k}")
+uring_required=0
+[[ ,${RASIO_REQUIRE:-}, == *,uring,* ]] && uring_required=1
 
 # --- checks: refuse to run rather than print a table with holes ------------------------------
 
@@ -93,6 +94,7 @@ provider() {
     *_uv) echo "libuv1-dev, then rebuild (make bench)" ;;
     *_event) echo "libevent-dev, then rebuild (make bench)" ;;
     *_ev) echo "libev-dev, then rebuild (make bench)" ;;
+    *_uring) echo "liburing-dev, then rebuild (make bench)" ;;
     *) echo "nothing to install: build it (make bench, or cmake -DRASIO_BENCH=ON)" ;;
   esac
 }
@@ -106,6 +108,11 @@ check_setup() {
   for w in $workloads; do
     has_word "$ALL_WORKLOADS" "$w" ||
       { echo "unknown workload $w; known: $ALL_WORKLOADS" >&2; exit 2; }
+  done
+  for w in $strace_workloads; do
+    [[ ${WORKLOAD[$w]:-} == pingpong\ *\ 0 ]] ||
+      { echo "BENCH_STRACE_WORKLOADS: $w is not a ping-pong workload without idle" \
+        "connections" >&2; exit 2; }
   done
   local progs="loadgen"
   for s in $servers; do progs+=" ${SERVER[$s]%% *}"; done
@@ -176,19 +183,33 @@ has_line() {
 server_ready() { has_line "$tmp/server.out" "listening " || dead "$SRV_PID"; }
 
 # Starts server row $1 and waits (5 s at most) for its "listening" line. Sets SRV_PID,
-# SRV_PORT, SRV_BACKEND. Returns 1 with ROW_ERR set on failure, leaving nothing running.
+# SRV_PORT, SRV_BACKEND. Returns 1 with ROW_ERR set on failure, or 2 with ROW_ERR set when
+# the row is skipped (see UNAVAILABLE_OK), leaving nothing running.
 start_server() {
-  local prog mode_arg
+  local prog mode_arg rc=0
   read -r prog mode_arg <<<"${SERVER[$1]}"
-  local args=(--port 0)
+  local args=(--port 0) envs=()
   [[ $mode_arg != - ]] && args+=(--mode "$mode_arg")
+  [[ -n ${SERVER_ENV[$1]:-} ]] && read -ra envs <<<"env ${SERVER_ENV[$1]}"
   # Emptied here, not only by the child's redirection: the child may not have run yet when
   # the polling below first reads, and must not find the previous server's lines.
   : >"$tmp/server.out"
   : >"$tmp/server.err"
-  "${PIN_SERVER[@]}" "$bin/bench-$prog" "${args[@]}" >"$tmp/server.out" 2>"$tmp/server.err" &
+  "${envs[@]}" "${PIN_SERVER[@]}" "$bin/bench-$prog" "${args[@]}" >"$tmp/server.out" \
+    2>"$tmp/server.err" &
   SRV_PID=$!
   poll_until 5000000 server_ready || true
+  if ! has_line "$tmp/server.out" "listening " && dead "$SRV_PID"; then
+    wait "$SRV_PID" || rc=$?
+    SRV_PID=""
+    ROW_ERR="server exited at start (status $rc): $(tail -n 1 "$tmp/server.err")"
+    if ((rc == 77)) && has_word "$UNAVAILABLE_OK" "$1"; then
+      ((uring_required)) && { ROW_ERR+=" (RASIO_REQUIRE names uring)"; return 1; }
+      ROW_ERR=$(tail -n 1 "$tmp/server.err")
+      return 2
+    fi
+    return 1
+  fi
   if ! has_line "$tmp/server.out" "listening "; then
     ROW_ERR="server did not start within 5 s: $(tail -n 1 "$tmp/server.err")"
     kill -KILL "$SRV_PID" 2>/dev/null || true
@@ -198,6 +219,15 @@ start_server() {
   fi
   SRV_PORT=$(awk '/^listening /{print $2}' "$tmp/server.out")
   SRV_BACKEND=$(awk '/^backend /{print $2 "/" $3}' "$tmp/server.out")
+  # A row that names its backend must get it: a rasio falling back would measure another row.
+  local want=${SERVER_ENV[$1]:-}
+  if [[ $want == *RASIO_BACKEND=* && ${SRV_BACKEND#*/} != "${want##*RASIO_BACKEND=}" ]]; then
+    ROW_ERR="asked for backend ${want##*RASIO_BACKEND=}, the server reports $SRV_BACKEND"
+    kill -KILL "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=""
+    return 1
+  fi
 }
 
 # Stops the server with SIGTERM and reaps it. Sets SRV_RUSAGE ("user sys maxrss"). Returns 1
@@ -219,6 +249,7 @@ stop_server() {
   fi
   wait "$pid" || rc=$?
   SRV_RUSAGE=$(awk '/^rusage /{print $2, $3, $4}' "$tmp/server.out")
+  SRV_COUNT=$(awk '/^count /{print $2 "=" $3}' "$tmp/server.out")
   if ((rc != 0)) || [[ -z $SRV_RUSAGE ]]; then
     ROW_ERR="server exit status $rc after SIGTERM, rusage line: '${SRV_RUSAGE}'"
     return 1
@@ -229,7 +260,7 @@ stop_server() {
 
 CSV_COLUMNS="mode,run,workload,server,backend,kind,conns,size,idle,seconds,msgs,total_msgs,\
 rate,unit,p50_us,p99_us,p999_us,srv_user_s,srv_sys_s,cpu_s_per_M,win_cpu_s_per_M,loadgen_busy,\
-maxrss_kib,rusage_maxrss_kib,syscalls_per_msg,pinning,status,note"
+maxrss_kib,rusage_maxrss_kib,syscalls_per_msg,pinning,status,note,self_calls,self_per_msg"
 
 # The value of key $2 in the key=value line $1, or NA.
 kv() {
@@ -259,6 +290,11 @@ fill_measures() {
   done
   ROW[srv_user_s]=$user ROW[srv_sys_s]=$sys ROW[rusage_maxrss_kib]=$rss
   ROW[maxrss_kib]=$(kv "$lg" server_rss_kib)
+  if [[ -n $SRV_COUNT ]]; then
+    ROW[self_calls]=$SRV_COUNT
+    ROW[self_per_msg]=$(awk -v n="${SRV_COUNT#*=}" -v m="${ROW[total_msgs]}" \
+      'BEGIN { printf "%.3f", (m > 0 ? n / m : 0) }')
+  fi
   ROW[cpu_s_per_M]=$(awk -v u="$user" -v s="$sys" -v m="${ROW[total_msgs]}" \
     'BEGIN { printf "%.3f", (m > 0 ? (u + s) / m * 1e6 : 0) }')
   ROW[win_cpu_s_per_M]=$(awk -v c="$(kv "$lg" server_cpu_s)" -v m="${ROW[msgs]}" \
@@ -266,6 +302,20 @@ fill_measures() {
 }
 
 failed_rows=0
+
+skipped_rows=0
+
+# Records a skipped row (start_server returned 2): on stderr with the server's reason, and
+# in the CSV with status SKIP.
+skip_row() {
+  echo "SKIP ${ROW[workload]} ${ROW[server]}: $ROW_ERR" >&2
+  ROW[status]=SKIP ROW[note]=$(tr ',\n' '; ' <<<"$ROW_ERR" | sed 's/ *$//')
+  skipped_rows=$((skipped_rows + 1))
+  emit_row
+}
+
+# Records the outcome of a start_server that returned $1 (1: failed, 2: skipped).
+not_started() { if (($1 == 2)); then skip_row; else fail_row; fi; }
 
 # Records a failed row: loudly on stderr and in the CSV.
 fail_row() {
@@ -282,7 +332,9 @@ run_echo() {
   declare -gA ROW=([mode]=$mode [run]=$1 [workload]=$2 [server]=$3 [kind]=$kind [conns]=$conns
     [size]=$size [idle]=$idle [pinning]="$pinning" [status]=ok)
   ROW_ERR=""
-  start_server "$3" || { fail_row; return; }
+  local rc=0
+  start_server "$3" || rc=$?
+  ((rc == 0)) || { not_started "$rc"; return; }
   ROW[backend]=$SRV_BACKEND
   if ! lg=$(timeout 120 "${PIN_GEN[@]}" "$bin/bench-loadgen" --port "$SRV_PORT" \
     --workload "$kind" --conns "$conns" --size "$size" --idle "$idle" --seconds "$seconds" \
@@ -362,25 +414,34 @@ detach_strace() {
   STRACE_PID=""
 }
 
-# Appends server $1's strace table to the breakdown file; prints the total calls.
+# Appends server $1's strace table over $2 messages of workload $3 to the breakdown file;
+# prints the total calls.
 record_syscalls() {
-  awk -v srv="$1" -v msgs="$2" -v out="$syscalls_csv" '
+  awk -v srv="$1" -v msgs="$2" -v wl="$3" -v out="$syscalls_csv" '
     /^-+ / { table = 1; next }
     table && NF >= 5 {
       name = $NF
       calls = $4
       errors = (NF >= 6) ? $5 : 0
       if (name == "total") { print calls; next }
-      printf "%s,%s,%s,%s,%.4f\n", srv, name, calls, errors, calls / (msgs > 0 ? msgs : 1) >> out
+      printf "%s,%s,%s,%s,%.4f,%s\n", srv, name, calls, errors, calls / (msgs > 0 ? msgs : 1),
+        wl >> out
     }' "$tmp/strace.txt"
 }
 
+# Counts server $1's syscalls over ping-pong workload $2 (BENCH_STRACE_WORKLOADS). The CSV
+# row's workload is "syscalls" for pp100-64 (what it always was) and "syscalls-<w>" for the
+# others; the breakdown file names the workload in its last column.
 run_syscalls() {
-  local s=$1 lg total
-  declare -gA ROW=([mode]=$mode [run]=1 [workload]=syscalls [server]=$s [kind]=pingpong
-    [conns]=100 [size]=64 [idle]=0 [pinning]="$pinning" [status]=ok)
+  local s=$1 sw=$2 lg total kind conns size idle rc=0
+  read -r kind conns size idle <<<"${WORKLOAD[$sw]}"
+  local name=syscalls
+  [[ $sw != pp100-64 ]] && name=syscalls-$sw
+  declare -gA ROW=([mode]=$mode [run]=1 [workload]=$name [server]=$s [kind]=pingpong
+    [conns]=$conns [size]=$size [idle]=0 [pinning]="$pinning" [status]=ok)
   ROW_ERR=""
-  start_server "$s" || { fail_row; return; }
+  start_server "$s" || rc=$?
+  ((rc == 0)) || { not_started "$rc"; return; }
   ROW[backend]=$SRV_BACKEND
   if ! attach_strace; then
     detach_strace
@@ -389,7 +450,7 @@ run_syscalls() {
     return
   fi
   if ! lg=$(timeout 120 "${PIN_GEN[@]}" "$bin/bench-loadgen" --port "$SRV_PORT" \
-    --workload pingpong --conns 100 --size 64 --seconds "$strace_seconds" --warmup 0 \
+    --workload pingpong --conns "$conns" --size "$size" --seconds "$strace_seconds" --warmup 0 \
     2>"$tmp/loadgen.err"); then
     ROW_ERR="under strace, $(tail -n 1 "$tmp/loadgen.err")"
     detach_strace
@@ -400,11 +461,11 @@ run_syscalls() {
   detach_strace
   stop_server || { fail_row; return; }
   ROW[msgs]=$(kv "$lg" msgs) ROW[total_msgs]=$(kv "$lg" total_msgs) ROW[seconds]=$(kv "$lg" seconds)
-  total=$(record_syscalls "$s" "${ROW[total_msgs]}")
+  total=$(record_syscalls "$s" "${ROW[total_msgs]}" "$sw")
   ROW[syscalls_per_msg]=$(awk -v t="$total" -v m="${ROW[total_msgs]}" \
     'BEGIN { printf "%.3f", (m > 0 ? t / m : 0) }')
   emit_row
-  printf '  %-18s %-17s %8s syscalls/msg (%s calls, %s msgs)\n' syscalls "$s" \
+  printf '  %-18s %-17s %8s syscalls/msg (%s calls, %s msgs)\n' "$name" "$s" \
     "${ROW[syscalls_per_msg]}" "$total" "${ROW[total_msgs]}"
 }
 
@@ -433,7 +494,7 @@ write_header() {
       "ports=$(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)" \
       "somaxconn=$(cat /proc/sys/net/core/somaxconn)"
     echo "# roles: order=${servers// /:} peers=${PEERS// /:} rasio_inline=${RASIO_INLINE// /:}" \
-      "floor=$FLOOR"
+      "floor=$FLOOR uring_floor=$URING_FLOOR"
     echo "# columns: rate in unit over the measured window; msgs in the window (pump: 64 KiB" \
       "chunks); total_msgs from first byte to drained, warm-up included; cpu_s_per_M =" \
       "server rusage user+sys / total_msgs * 1e6; win_cpu_s_per_M = server CPU in the window" \
@@ -442,7 +503,10 @@ write_header() {
       "maxrss_kib = server peak RSS (VmHWM after the drain);" \
       "rusage_maxrss_kib = the server's ru_maxrss, which Linux also takes from the shell that" \
       "forked it (not used); syscalls_per_msg only on the" \
-      "separate strace rows (workload=syscalls), whose timing means nothing"
+      "separate strace rows (workload=syscalls: pingpong 100 x 64 B; syscalls-<workload>:" \
+      "the others in BENCH_STRACE_WORKLOADS), whose timing means nothing;" \
+      "self_calls = name=count of a system call the server counts itself (bench_server_count:" \
+      "echo_uring's io_uring_enter) over the timed run, self_per_msg = that / total_msgs"
     echo "$CSV_COLUMNS"
   } >"$csv"
 }
@@ -459,7 +523,7 @@ estimate() {
     case $w in
       idle*) n_idle=$((n_idle + n_srv)) ;;
       timers | wakeup) n_micro=$((n_micro + 1)) ;;
-      syscalls) n_strace=$n_srv ;;
+      syscalls) n_strace=$((n_srv * $(wc -w <<<"$strace_workloads"))) ;;
       *) n_echo=$((n_echo + n_srv)) ;;
     esac
   done
@@ -474,7 +538,7 @@ mkdir -p "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)-$mode
 csv=$results/$stamp.csv
 syscalls_csv=$results/$stamp-syscalls.csv
-echo "server,syscall,calls,errors,per_msg" >"$syscalls_csv"
+echo "server,syscall,calls,errors,per_msg,workload" >"$syscalls_csv"
 write_header
 
 est=$(estimate)
@@ -496,12 +560,18 @@ for ((run = 1; run <= runs; run++)); do
   done
 done
 if has_word "$workloads" syscalls; then
-  echo "--- syscalls per message (strace -c -f, pingpong 100 x 64 B, ${strace_seconds} s)"
-  for s in $servers; do run_syscalls "$s"; done
+  for sw in $strace_workloads; do
+    echo "--- syscalls per message (strace -c -f, $sw, ${strace_seconds} s)"
+    for s in $servers; do run_syscalls "$s" "$sw"; done
+  done
 fi
 
 echo "--- done in $((SECONDS - started)) s (estimated $est s)"
 "$here/report.sh" "$csv" || { echo "bench: the report failed" >&2; exit 1; }
+if ((skipped_rows > 0)); then
+  echo "bench: $skipped_rows row(s) skipped (io_uring or rasio's uring backend unavailable);" \
+    "see SKIP above" >&2
+fi
 if ((failed_rows > 0)); then
   echo "bench: $failed_rows row(s) FAILED; see above and the status column of $csv" >&2
   exit 1

@@ -38,11 +38,34 @@ static size_t fmt_tv(char *p, struct timeval tv) {
   return n;
 }
 
+static const char *count_name;
+static const volatile unsigned long long *count_value;
+
+void bench_server_count(const char *name, const volatile unsigned long long *n) {
+  count_name = name;
+  count_value = n;
+}
+
+/* Prints "count <name> <n>" if the server named a counter. Signal-safe. */
+static void print_count(void) {
+  char line[128];
+  size_t n, len;
+  if (count_name == NULL || (len = strlen(count_name)) > 64) return;
+  memcpy(line, "count ", 6);
+  memcpy(line + 6, count_name, len);
+  n = 6 + len;
+  line[n++] = ' ';
+  n += fmt_u64(line + n, *count_value);
+  line[n++] = '\n';
+  (void)!write(STDOUT_FILENO, line, n);
+}
+
 static void on_exit_signal(int sig) {
   struct rusage ru;
   char line[128];
   size_t n = 0;
   (void)sig;
+  print_count();
   getrusage(RUSAGE_SELF, &ru);
   memcpy(line, "rusage ", 7);
   n = 7;

@@ -6,7 +6,9 @@
  *   <server> [--port N] [--mode M] listen on 127.0.0.1:N (0 or absent: any free port)
  *   stdout, line 1:  "backend <library> <backend the library chose>"
  *   stdout, line 2:  "listening <port>"
- *   on SIGTERM or SIGINT: prints "rusage <user s> <sys s> <max rss KiB>" and exits 0.
+ *   on SIGTERM or SIGINT: prints "rusage <user s> <sys s> <max rss KiB>" and exits 0;
+ *                    before it "count <name> <n>" if the server counts a call of its own
+ *                    (bench_server_count).
  *
  * The echo contract (anchors.md 4.2): single-threaded unless the mode says otherwise; read
  * into a 64 KiB buffer until the socket would block (or a short read says it is empty); write
@@ -25,6 +27,13 @@
 /* Parses the command line, opens the non-blocking listening socket, installs the exit
  * handler and prints the two lines. Returns the listening fd; exits with a message on error. */
 int bench_server_start(int argc, char **argv, const char *library, const char *backend);
+
+/* Names a counter the server keeps of one of its own system calls, printed at exit as
+ * "count <name> <n>". Counted inside the server, it is free of strace's effect: under strace
+ * every system call is slow, so a server that batches (io_uring) batches more, and the
+ * strace run's calls per message come out lower than without it. Call once, before the
+ * loop; name and *n must live to the end. */
+void bench_server_count(const char *name, const volatile unsigned long long *n);
 
 /* Accepts one connection from the listening fd: non-blocking, TCP_NODELAY. Returns the fd,
  * or -1 when the backlog is empty (EAGAIN) or the peer already went away. */
