@@ -16,6 +16,7 @@
 #                   its seed: ./build-asan/rasio-fuzz --seed=N replays it
 #   make demo       build, then run the verified echo swarm (tools/rasio-swarm.c);
 #                   extra flags in ARGS, e.g. make demo ARGS="--executor mailbox"
+#   make bench-callgrind  user-space instructions per message of echo rows under callgrind
 #   make bench      Release build with the benchmarks into build-bench/, then bench/run.sh
 #                   quick (rasio vs libuv, libevent, libev and a raw epoll floor; a few
 #                   minutes); make bench-full: the same with >= 5 runs per row (see run.sh)
@@ -70,7 +71,7 @@ ARGS ?=
 PREFIX ?= /usr/local
 
 .PHONY: all build check check-windows sanitize tsan valgrind demo clean fuzz fuzz-tsan \
-        install consumer-check
+        install consumer-check bench-callgrind
 
 all: build
 
@@ -172,6 +173,13 @@ bench-full:
 	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRASIO_BENCH=ON
 	$(CMAKE) --build build-bench -j$(JOBS)
 	BENCH_BUILD=$(CURDIR)/build-bench bench/run.sh full
+
+# ROWS: server rows by name (empty: bench/callgrind.sh's default seven).
+ROWS ?=
+bench-callgrind:
+	$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRASIO_BENCH=ON
+	$(CMAKE) --build build-bench -j$(JOBS)
+	BENCH_BUILD=$(CURDIR)/build-bench bench/callgrind.sh $(ROWS)
 
 # The documentation: make docs generates the API reference from include/rasio.h's contract
 # comments with Doxygen (docs/Doxyfile) into build/docs/ (html/index.html). make docs-check
