@@ -79,16 +79,23 @@ int rasio__stdin_subscribe(rasio_event_t *ev) {
   return rc;
 }
 
+/* Once ctl(DEL) said RASIO__PENDING, the loop thread may complete the removal and deliver
+ * DISPOSED at any moment, and the owner may free ev. The claim is therefore released under
+ * synth_mu held across the DEL: the loop takes synth_mu too (rasio__loop_unpost_ready)
+ * before it delivers DISPOSED, so ev outlives this function. */
 bool rasio__stdin_unsubscribe(rasio_event_t *ev) {
   int rc = 0;
+  rasio_loop_t *loop = ev->loop;
   if (ev->u.in.mode == RASIO__STDIN_WATCHER) rasio__stdin_watch_stop();
+  rasio__mutex_lock(&loop->synth_mu);
   if (ev->u.in.mode == RASIO__STDIN_BACKEND) {
     rasio__mutex_lock(&ev->arm_lock);
-    rc = ev->loop->be->ctl(ev->loop, ev, RASIO__CTL_DEL, 0);
+    rc = loop->be->ctl(loop, ev, RASIO__CTL_DEL, 0);
     ev->armed = 0;
     rasio__mutex_unlock(&ev->arm_lock);
   }
-  claim_cleanup(ev);
+  if (loop->stdin_ev == ev) loop->stdin_ev = NULL;
+  rasio__mutex_unlock(&loop->synth_mu);
   return rc != RASIO__PENDING; /* else the backend reports the removal (backend.h) */
 }
 

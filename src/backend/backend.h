@@ -56,6 +56,26 @@ enum {
   RASIO__BE_BY_NAME_ONLY = 1u << 2         /* a test backend: used only when named */
 };
 
+/* Completion streams (optional): a connected stream socket whose bytes the backend receives
+ * into buffers of its own and sends from the owner's memory, with no system call of the
+ * owner's (the io_uring backend; src/stream.c is the net layer's door to it). The event is
+ * an FD event with RASIO_ONESHOT READ|WRITE, and keeps its arm protocol: READ means bytes,
+ * the end or an error are queued; WRITE means the send in flight finished. recv and send
+ * run on the event's executor; start on any thread. */
+typedef struct rasio__stream_ops {
+  int (*start)(rasio_loop_t *loop, rasio_event_t *ev);
+  /* Copies queued bytes: RASIO_IO_OK with *n (0: the end of the stream), RASIO_IO_RETRY,
+   * or the RASIO_E* code the stream ended with. */
+  int (*recv)(rasio_event_t *ev, void *buf, size_t len, size_t *n);
+  /* Starts sending iov, whose memory must stay as it is until WRITE: 0, or EBUSY while a
+   * send is in flight. */
+  int (*send)(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt);
+  /* The finished send's result (bytes, or a RASIO_E* code); false if none finished. */
+  bool (*sent)(rasio_event_t *ev, int64_t *result);
+  /* The RASIO_E* code a receive failed with (a reset...), or 0. */
+  int (*failed)(rasio_event_t *ev);
+} rasio__stream_ops_t;
+
 typedef struct rasio__backend {
   const char *name;
   uint32_t caps;
@@ -70,6 +90,7 @@ typedef struct rasio__backend {
   int (*wait)(rasio_loop_t *loop, uint64_t timeout_ns);
   /* Makes a concurrent or the next wait() return. Async-signal-safe. */
   void (*wake)(rasio_loop_t *loop);
+  const rasio__stream_ops_t *stream; /* NULL: no completion streams */
 } rasio__backend_t;
 
 /* The backends compiled into this build, best first, NULL-terminated. */

@@ -35,9 +35,10 @@ static int sys_enter(int fd, unsigned submit, unsigned wait_nr, unsigned flags, 
 }
 
 /* A ring fd with the features rasio needs, or -errno. */
-static int setup(unsigned sq_entries, unsigned cq_entries, struct io_uring_params *p) {
+static int setup(unsigned sq_entries, unsigned cq_entries, unsigned flags,
+                 struct io_uring_params *p) {
   memset(p, 0, sizeof *p);
-  p->flags = SETUP_FLAGS;
+  p->flags = SETUP_FLAGS | flags;
   p->cq_entries = cq_entries;
   int fd = sys_setup(sq_entries, p);
   if (fd < 0) return -errno;
@@ -50,7 +51,7 @@ static int setup(unsigned sq_entries, unsigned cq_entries, struct io_uring_param
 
 int rasio__ring_probe(void) {
   struct io_uring_params p;
-  int fd = setup(2, 4, &p);
+  int fd = setup(2, 4, 0, &p);
   if (fd >= 0) {
     close(fd);
     return 0;
@@ -95,11 +96,11 @@ static int map(rasio__ring_t *r, int fd, const struct io_uring_params *p) {
   return 0;
 }
 
-int rasio__ring_init(rasio__ring_t *r, unsigned sq_entries, unsigned cq_entries) {
+int rasio__ring_init(rasio__ring_t *r, unsigned sq_entries, unsigned cq_entries, bool disabled) {
   memset(r, 0, sizeof *r);
   r->fd = -1;
   struct io_uring_params p;
-  int fd = setup(sq_entries, cq_entries, &p);
+  int fd = setup(sq_entries, cq_entries, disabled ? IORING_SETUP_R_DISABLED : 0, &p);
   if (fd < 0) return fd == -ENOSYS || fd == -EINVAL ? RASIO_EUNAVAIL : os_error(fd);
   int rc = map(r, fd, &p);
   if (rc != 0) {
@@ -151,5 +152,10 @@ int rasio__ring_enter(rasio__ring_t *r, uint64_t timeout_ns) {
 
 int rasio__ring_register_eventfd(rasio__ring_t *r, int fd) {
   int rc = (int)syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_EVENTFD, &fd, 1);
+  return rc < 0 ? -errno : 0;
+}
+
+int rasio__ring_enable(rasio__ring_t *r) {
+  int rc = (int)syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
   return rc < 0 ? -errno : 0;
 }

@@ -35,8 +35,12 @@ typedef struct rasio__ring {
 /* 0 if this kernel lets this process make a ring with everything rasio needs, else a
  * RASIO_E* code (RASIO_EUNAVAIL when io_uring is absent, disabled or too old). */
 int rasio__ring_probe(void);
-/* Makes a ring owned by the calling thread: 0 or a RASIO_E* code (r->fd is -1 then). */
-int rasio__ring_init(rasio__ring_t *r, unsigned sq_entries, unsigned cq_entries);
+/* Makes a ring owned by the calling thread: 0 or a RASIO_E* code (r->fd is -1 then). A
+ * disabled ring belongs to no thread until one enables it (rasio__ring_enable); the kernel
+ * header: IORING_SETUP_R_DISABLED, "start with ring disabled". */
+int rasio__ring_init(rasio__ring_t *r, unsigned sq_entries, unsigned cq_entries, bool disabled);
+/* Enables a disabled ring, which then belongs to the calling thread: 0 or -errno. */
+int rasio__ring_enable(rasio__ring_t *r);
 /* Closes the ring; requests still in flight are cancelled by the kernel. Idempotent. */
 void rasio__ring_fini(rasio__ring_t *r);
 

@@ -77,55 +77,8 @@
 #include "backend/backend.h"
 #include "backend/pollbits.h"
 #include "backend/ring.h"
+#include "backend/uring.h"
 #include "internal.h"
-
-#define SQ_ENTRIES 256
-#define CQ_ENTRIES 4096
-
-/* user_data: control values below 2^32; a request's is token | seq << SEQ_SHIFT, and a
- * cancel's is the user_data of the request it cancels | CANCEL_BIT. */
-enum { UD_WAKE = 1 };
-#define SEQ_SHIFT 24
-#define SEQ_MASK (0xffull << SEQ_SHIFT)
-#define CANCEL_BIT (1ull << RASIO__TOKEN_INDEX_BITS)
-_Static_assert(RASIO__TOKEN_INDEX_BITS < SEQ_SHIFT, "a token's index overlaps the request number");
-
-/* The want word: directions, the removal flag, and a version that every ctl() moves on. */
-#define W_DIRS (RASIO_READ | RASIO_WRITE)
-#define W_REMOVE 4u
-#define W_VERSION 256u
-
-enum mode { EDGE = 1, ONESHOT, LEVEL };
-
-typedef struct urec {
-  rasio_event_t *ev;
-  _Atomic uint32_t want; /* written by ctl() under ev->arm_lock; consumed by the loop */
-  atomic_bool queued;    /* on the pending list (or about to be) */
-  struct urec *next;     /* the pending list */
-  uint8_t mode;
-  /* Loop thread only: */
-  struct urec *all_prev, *all_next; /* every record the loop has seen, for a move */
-  bool listed;
-  bool cur_live;  /* the current request is in flight */
-  bool cur_multi; /* ... and multishot */
-  uint8_t seq;    /* the current request's number */
-  uint32_t cur_dirs;
-  uint32_t sent;  /* the want the current request was made for */
-  uint64_t recancel; /* a cancel to make again (0: none) */
-  unsigned nlive; /* requests in flight, the current one and cancelled ones */
-} urec_t;
-
-typedef struct uring_state {
-  rasio__ring_t ring;
-  pid_t issuer;      /* the thread the ring belongs to (0: no ring yet) */
-  int wakefd, probe_epfd;
-  _Atomic(urec_t *) pending;
-  urec_t *all;       /* loop thread */
-  bool gone;         /* a removal completed in this wait: DISPOSED is due, do not sleep */
-  bool valgrind;     /* wait in ppoll, not in the ring (see the file comment) */
-} uring_state_t;
-
-static uring_state_t *state_of(rasio_loop_t *loop) { return loop->be_state; }
 
 static pid_t this_thread(void) {
   static _Thread_local pid_t tid;
@@ -160,19 +113,22 @@ static int init(rasio_loop_t *loop) {
   st->valgrind = under_valgrind();
   st->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   st->probe_epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (st->wakefd < 0 || st->probe_epfd < 0) {
-    int rc = rasio__os_error();
+  int rc = st->wakefd < 0 || st->probe_epfd < 0 ? rasio__os_error() : 0;
+  if (rc == 0) rc = rasio__ring_init(&st->ring, SQ_ENTRIES, CQ_ENTRIES, true);
+  if (rc != 0) {
     close_fds(st);
     rasio__free(st);
     return rc;
   }
+  st->fresh = true;
   loop->be_state = st;
   return 0;
 }
 
 static void fini(rasio_loop_t *loop) {
-  uring_state_t *st = state_of(loop);
+  uring_state_t *st = rasio__uring_state(loop);
   rasio__ring_fini(&st->ring);
+  rasio__ustream_fini(st);
   close_fds(st);
   rasio__free(st);
   loop->be_state = NULL;
@@ -180,7 +136,7 @@ static void fini(rasio_loop_t *loop) {
 
 /* --- ctl: any thread ---------------------------------------------------------------- */
 
-static void push(uring_state_t *st, urec_t *r) {
+void rasio__uring_push(uring_state_t *st, urec_t *r) {
   if (atomic_exchange(&r->queued, true)) return;
   urec_t *head = atomic_load(&st->pending);
   do {
@@ -192,7 +148,7 @@ static void push(uring_state_t *st, urec_t *r) {
 static void want(rasio_loop_t *loop, urec_t *r, uint32_t bits) {
   uint32_t w = atomic_load(&r->want);
   atomic_store(&r->want, ((w & ~(W_VERSION - 1)) + W_VERSION) | bits);
-  push(state_of(loop), r);
+  rasio__uring_push(rasio__uring_state(loop), r);
   rasio__loop_wake(loop);
 }
 
@@ -212,7 +168,7 @@ static int check_pollable(uring_state_t *st, int fd) {
 }
 
 static int add(rasio_loop_t *loop, rasio_event_t *ev, uint32_t arm) {
-  int rc = check_pollable(state_of(loop), (int)ev->fd);
+  int rc = check_pollable(rasio__uring_state(loop), (int)ev->fd);
   if (rc != 0) return rc;
   urec_t *r = rasio__calloc(1, sizeof *r);
   if (r == NULL) return RASIO_ENOMEM;
@@ -233,9 +189,7 @@ static int ctl(rasio_loop_t *loop, rasio_event_t *ev, int op, uint32_t arm) {
 
 /* --- the loop thread: records into submission entries ------------------------------- */
 
-static uint64_t ud_of(const urec_t *r) {
-  return r->ev->token | (uint64_t)r->seq << SEQ_SHIFT;
-}
+static uint64_t ud_of(const urec_t *r) { return rasio__uring_ud(r->ev, K_POLL, r->seq); }
 
 static void list_add(uring_state_t *st, urec_t *r) {
   r->listed = true;
@@ -263,21 +217,22 @@ static bool sqe_poll(uring_state_t *st, int fd, uint32_t mask, bool multi, uint6
   return true;
 }
 
-/* Queues a cancel of the request named ud; false if the SQ is full. */
-static bool sqe_cancel(uring_state_t *st, uint64_t ud) {
+/* Queues a cancel of the request named ud (a poll, a receive or a send); false if the SQ is
+ * full. */
+bool rasio__uring_sqe_cancel(uring_state_t *st, uint64_t ud) {
   struct io_uring_sqe *sqe = rasio__ring_sqe(&st->ring);
   if (sqe == NULL) return false;
-  sqe->opcode = IORING_OP_POLL_REMOVE;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
   sqe->addr = ud;
   sqe->flags = IOSQE_CQE_SKIP_SUCCESS; /* only a failure says something */
-  sqe->user_data = ud | CANCEL_BIT;
+  sqe->user_data = ud | (uint64_t)K_CANCEL << KIND_SHIFT;
   return true;
 }
 
 /* Cancels the current request; its last completion still comes (and counts in nlive). */
 static bool cancel(uring_state_t *st, urec_t *r) {
-  if (!sqe_cancel(st, ud_of(r))) return false;
+  if (!rasio__uring_sqe_cancel(st, ud_of(r))) return false;
   r->cur_live = false;
   return true;
 }
@@ -308,6 +263,7 @@ static void finish(uring_state_t *st, urec_t *r) {
   rasio__mutex_unlock(&ev->arm_lock);
   if (atomic_load(&r->queued)) return;
   if (r->listed) list_del(st, r);
+  rasio__ustream_free(st, r);
   ev->be_data = NULL;
   rasio__free(r);
   st->gone = true;
@@ -317,13 +273,19 @@ static void finish(uring_state_t *st, urec_t *r) {
 /* Brings the kernel in line with want w: true, or false if the SQ is full. */
 static bool apply(uring_state_t *st, urec_t *r, uint32_t w) {
   if (r->recancel != 0) {
-    if (!sqe_cancel(st, r->recancel)) return false;
+    if (!rasio__uring_sqe_cancel(st, r->recancel)) return false;
     r->recancel = 0;
   }
+  bool stream = atomic_load(&r->stream) != NULL;
   if (w & W_REMOVE) {
     if (r->cur_live && !cancel(st, r)) return false;
+    if (stream && !rasio__ustream_apply(st, r, w)) return false;
     if (r->nlive == 0) finish(st, r);
     return true;
+  }
+  if (stream) { /* a completion stream needs no poll: its receive says when to read */
+    if (r->cur_live && !cancel(st, r)) return false;
+    return rasio__ustream_apply(st, r, w);
   }
   if (r->cur_live && r->cur_dirs == (w & W_DIRS)) {
     r->sent = w; /* a new version of the same directions: nothing to change */
@@ -337,7 +299,7 @@ static bool apply(uring_state_t *st, urec_t *r, uint32_t w) {
 static bool sync_rec(uring_state_t *st, urec_t *r) {
   if (!r->listed) list_add(st, r);
   if (apply(st, r, atomic_load(&r->want))) return true;
-  push(st, r);
+  rasio__uring_push(st, r);
   return false;
 }
 
@@ -365,7 +327,7 @@ static void drain(uring_state_t *st) {
     urec_t *r = list;
     list = r->next;
     atomic_store(&r->queued, false);
-    push(st, r);
+    rasio__uring_push(st, r);
   }
 }
 
@@ -380,19 +342,32 @@ static int watch_wakefd(uring_state_t *st) {
   return sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE) ? 0 : RASIO_ENOMEM;
 }
 
-/* A ring for this thread; every record the old one served polls afresh. */
-static int move_here(uring_state_t *st) {
-  rasio__ring_fini(&st->ring);
-  st->issuer = 0;
-  int rc = rasio__ring_init(&st->ring, SQ_ENTRIES, CQ_ENTRIES);
-  if (rc != 0) return rc;
+static unsigned reap(rasio_loop_t *loop, uring_state_t *st);
+
+/* A ring for this thread; every record the old one served polls afresh. The first ring was
+ * made disabled by init (so a loop made at the descriptor limit fails there, and a ring
+ * never needs a descriptor later than that): the first thread to wait enables it. A later
+ * thread closes the old ring before it makes its own, which then takes the old one's
+ * descriptor. What the old ring completed is handled first: a stream's send that went out
+ * must not go out twice. */
+static int move_here(rasio_loop_t *loop, uring_state_t *st) {
+  if (!st->fresh) {
+    (void)reap(loop, st);
+    rasio__ring_fini(&st->ring);
+    int rc = rasio__ring_init(&st->ring, SQ_ENTRIES, CQ_ENTRIES, false);
+    if (rc != 0) return rc;
+  } else if (rasio__ring_enable(&st->ring) != 0) {
+    return RASIO_EOS;
+  }
+  st->fresh = false;
   st->issuer = this_thread();
   for (urec_t *r = st->all; r != NULL; r = r->all_next) {
     r->cur_live = false;
     r->nlive = 0;
-    push(st, r);
+    rasio__uring_push(st, r);
   }
-  return watch_wakefd(st);
+  int rc = rasio__ustream_ring_moved(st);
+  return rc != 0 ? rc : watch_wakefd(st);
 }
 
 /* --- completions ---------------------------------------------------------------------- */
@@ -400,42 +375,40 @@ static int move_here(uring_state_t *st) {
 /* The current request reported dirs: what the owner hears, and what becomes of it. */
 static uint32_t current_report(uring_state_t *st, urec_t *r, uint32_t dirs, bool more) {
   if (r->mode == EDGE) {
-    if (!more) push(st, r); /* ended by the kernel: add it again */
+    if (!more) rasio__uring_push(st, r); /* ended by the kernel: add it again */
     return dirs;
   }
   /* A multishot WRITE-only poll: a report without WRITE (RDHUP) leaves it in place. */
   if (more && !(dirs & RASIO_WRITE)) return 0;
-  if (more && !cancel(st, r)) push(st, r); /* cancelled by sync_rec next time */
+  if (more && !cancel(st, r)) rasio__uring_push(st, r); /* cancelled by sync_rec next time */
   if (r->mode == LEVEL) {
-    push(st, r); /* look again in the next wait */
+    rasio__uring_push(st, r); /* look again in the next wait */
     return dirs;
   }
   /* ONESHOT: the arm is used up, unless ctl() asked for something new meanwhile. */
   uint32_t sent = r->sent;
-  if (!atomic_compare_exchange_strong(&r->want, &sent, sent & ~W_DIRS)) push(st, r);
+  if (!atomic_compare_exchange_strong(&r->want, &sent, sent & ~W_DIRS)) rasio__uring_push(st, r);
   return dirs;
 }
 
-static void on_request(rasio_loop_t *loop, uring_state_t *st, const struct io_uring_cqe *cqe) {
-  uint64_t ud = cqe->user_data;
-  rasio_event_t *ev = rasio__fdtab_lookup(loop, ud & ~SEQ_MASK);
-  urec_t *r = ev != NULL ? ev->be_data : NULL;
-  if (r == NULL) return;
+/* A poll's completion. */
+static void on_poll(uring_state_t *st, urec_t *r, const struct io_uring_cqe *cqe) {
+  rasio_event_t *ev = r->ev;
   bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-  bool current = r->cur_live && (uint8_t)(ud >> SEQ_SHIFT) == r->seq;
+  bool current = r->cur_live && rasio__uring_seq(cqe->user_data) == (r->seq & 0x7f);
   if (!more) {
     r->nlive--;
     if (current) r->cur_live = false;
   }
   if (!current) {
-    if (!more && r->nlive == 0 && (atomic_load(&r->want) & W_REMOVE)) push(st, r);
+    if (!more && r->nlive == 0 && (atomic_load(&r->want) & W_REMOVE)) rasio__uring_push(st, r);
     return;
   }
   if (cqe->res < 0) {
     /* The poll could not be made (the descriptor was closed under it, ...): the owner
      * would wait for ever, so it hears RASIO_ERROR and nothing is armed any more. */
     if (cqe->res != -ECANCELED) rasio__event_ready(ev, RASIO_ERROR);
-    else push(st, r);
+    else rasio__uring_push(st, r);
     return;
   }
   uint32_t deliver = current_report(st, r, rasio__poll_dirs((uint32_t)cqe->res), more);
@@ -446,24 +419,28 @@ static void on_request(rasio_loop_t *loop, uring_state_t *st, const struct io_ur
  * DEFER_TASKRUN its wakeup waits for our next enter, and the submissions of an enter are
  * made before that work runs), so the cancel is made again while the request is in
  * flight. ENOENT: the request had ended; its last completion is or was in the CQ. */
-static void on_cancel(rasio_loop_t *loop, uring_state_t *st, const struct io_uring_cqe *cqe) {
-  uint64_t ud = cqe->user_data & ~CANCEL_BIT;
-  rasio_event_t *ev = rasio__fdtab_lookup(loop, ud & ~SEQ_MASK);
-  urec_t *r = ev != NULL ? ev->be_data : NULL;
-  if (cqe->res != -EALREADY || r == NULL || r->nlive == 0) return;
-  if (sqe_cancel(st, ud)) return;
+static void on_cancel(uring_state_t *st, urec_t *r, const struct io_uring_cqe *cqe) {
+  if (cqe->res != -EALREADY || r->nlive == 0) return;
+  uint64_t ud = cqe->user_data & ~((uint64_t)K_CANCEL << KIND_SHIFT);
+  if (rasio__uring_sqe_cancel(st, ud)) return;
   r->recancel = ud; /* the SQ is full: sync_rec makes it */
-  push(st, r);
+  rasio__uring_push(st, r);
 }
 
 static void on_cqe(rasio_loop_t *loop, uring_state_t *st, const struct io_uring_cqe *cqe) {
-  if (cqe->user_data >= (1ull << 32)) {
-    if (cqe->user_data & CANCEL_BIT) on_cancel(loop, st, cqe);
-    else on_request(loop, st, cqe);
+  uint64_t ud = cqe->user_data;
+  if (ud < (1ull << 32)) {
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (ud == UD_WAKE && !more) (void)sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE);
     return;
   }
-  bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-  if (cqe->user_data == UD_WAKE && !more) (void)sqe_poll(st, st->wakefd, POLLIN, true, UD_WAKE);
+  rasio_event_t *ev = rasio__fdtab_lookup(loop, rasio__uring_token(ud));
+  urec_t *r = ev != NULL ? ev->be_data : NULL;
+  if (r == NULL) return; /* cannot be while a request is in flight; harmless */
+  unsigned kind = rasio__uring_kind(ud);
+  if (kind & K_CANCEL) on_cancel(st, r, cqe);
+  else if (kind == K_POLL) on_poll(st, r, cqe);
+  else rasio__ustream_cqe(st, r, cqe);
 }
 
 /* Handles every completion in the CQ; the number handled. */
@@ -512,12 +489,13 @@ static int wait_valgrind(rasio_loop_t *loop, uring_state_t *st, uint64_t timeout
  * completions were handled: removals they completed reach DISPOSED in this iteration, and
  * re-adds go out with the next enter. */
 static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
-  uring_state_t *st = state_of(loop);
+  uring_state_t *st = rasio__uring_state(loop);
   if (st->issuer != this_thread()) {
-    int rc = move_here(st);
+    int rc = move_here(loop, st);
     if (rc != 0) return rc;
   }
   st->gone = false;
+  rasio__ustream_collect(st);
   drain(st);
   if (st->gone) timeout_ns = 0;
   int rc;
@@ -534,7 +512,7 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
 static void wake(rasio_loop_t *loop) {
   uint64_t one = 1;
   /* Async-signal-safe. EAGAIN (counter full) still leaves the eventfd readable. */
-  ssize_t rc = write(state_of(loop)->wakefd, &one, sizeof one);
+  ssize_t rc = write(rasio__uring_state(loop)->wakefd, &one, sizeof one);
   (void)rc;
 }
 
@@ -547,4 +525,5 @@ const rasio__backend_t rasio__uring_backend = {
     .ctl = ctl,
     .wait = wait_events,
     .wake = wake,
+    .stream = &rasio__uring_stream_ops,
 };

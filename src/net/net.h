@@ -50,6 +50,24 @@ int rasio__tcp_connect_fd(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opt
  * without). */
 int rasio__sock_io_error(int code);
 
+/* --- completion streams (src/stream.c; backend.h says what they are) ---------------------- */
+
+/* Makes ev (an FD event, ONESHOT READ|WRITE, connected) a completion stream: 0, or
+ * RASIO_ENOTSUP where the backend has none (RASIO_NO_STREAMS in the environment says the
+ * same, to compare). Any thread. */
+int rasio__stream_start(rasio_event_t *ev);
+/* As rasio_sock_recv, from what the backend received: RASIO_IO_OK with *n (0: the end),
+ * RASIO_IO_RETRY (nothing queued: arm READ), RASIO_IO_ERROR (rasio_sock_last_error). */
+int rasio__stream_recv(rasio_event_t *ev, void *buf, size_t len, size_t *n);
+/* Starts sending iov; its memory stays untouched by the caller until WRITE, which says the
+ * send finished (rasio__stream_sent). 0, or RASIO_EBUSY while a send is in flight. */
+int rasio__stream_send(rasio_event_t *ev, const rasio_iovec_t *iov, size_t iovcnt);
+/* After WRITE: the bytes the finished send took, or the RASIO_E* code it failed with. */
+bool rasio__stream_sent(rasio_event_t *ev, int64_t *result);
+/* The RASIO_E* code the stream's receiving failed with (a reset...), or 0: a write reports
+ * it, as a write to the socket itself would. */
+int rasio__stream_failed(rasio_event_t *ev);
+
 /* --- name resolution (src/sock/common.c) ------------------------------------------------ */
 
 /* A TCP connect as rasio_sock_connect_tcp, but only when host needs no lookup (NULL, "" or

@@ -19,6 +19,13 @@
  * user data it holds, stay valid until the call returns); the object is freed right after
  * it returns.
  *
+ * Completion streams. Where the backend has them (io_uring), a connected connection's event
+ * becomes a stream (src/stream.c): reads copy what the backend already received, and the
+ * queue goes out one send at a time, the queue's memory untouched until the WRITE that says
+ * the send finished (so a hard close keeps the queue until the event is disposed). Every
+ * write is queued then; `throttled` fires when a send takes only part of what it was given
+ * (the kernel's buffer was full), `unthrottled` when the queue drains, as without streams.
+ *
  * A client starts with one event per address; they are created disarmed and armed from
  * the executor (through a USER notification), so no callback can run while the creating
  * thread is still filling in the connection. A host name is resolved on the loop's
@@ -37,6 +44,9 @@
 #define MAX_ATTEMPTS 16
 #define IOV_BATCH 64
 #define DEFAULT_CLOSE_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
+/* Stream: queued bytes past which a connection is throttled; about what a loopback socket
+ * takes before a send would block, so owners see the same back-pressure either way. */
+#define STREAM_HIGH (1024u * 1024)
 
 typedef struct chunk {
   struct chunk *next;
@@ -69,6 +79,10 @@ struct rasio_tcp {
   size_t queued;
 
   bool connected, readable, writeable, reading, muted, throttled;
+  bool stream;  /* the event is a completion stream (the file comment) */
+  bool sending; /* stream: a send of `inflight` bytes of the queue is in flight */
+  size_t inflight;
+  int send_err;  /* stream: a send failed with nothing queued behind it (write_stream) */
   bool yielded; /* a USER notification is on its way to continue reading next turn */
   bool closing, shut_wr, peer_shut, done;
 };
@@ -141,7 +155,7 @@ static void hard_close(rasio_tcp_t *c) {
   for (size_t i = 0; i < c->n_attempts; i++) rasio_event_unsubscribe(c->attempts[i]);
   c->n_attempts = 0;
   if (c->ev != NULL) rasio_event_unsubscribe(c->ev);
-  drop_queue(c);
+  if (!c->sending) drop_queue(c); /* else the kernel may still read it: conn_free drops it */
   c->readable = c->writeable = false;
 }
 
@@ -209,8 +223,57 @@ static void consume(rasio_tcp_t *c, size_t n) {
   }
 }
 
-/* Gather-sends the queue while the kernel takes it. */
+/* Stream: hands the head of the queue to the backend, unless a send is in flight; WRITE
+ * says when it finished (sent). */
+static void flush_stream(rasio_tcp_t *c) {
+  if (c->sending || c->whead == NULL || c->done) return;
+  rasio_iovec_t iov[IOV_BATCH];
+  size_t n = 0;
+  c->inflight = 0;
+  for (chunk_t *k = c->whead; k != NULL && n < IOV_BATCH; k = k->next, n++) {
+    iov[n].base = k->data + k->off;
+    iov[n].len = k->len - k->off;
+    c->inflight += iov[n].len;
+  }
+  c->sending = rasio__stream_send(c->ev, iov, n) == 0;
+  rasio_event_set_writeable(c->ev, false);
+  if (!c->sending || rasio_event_resubscribe_write(c->ev) != 0) hard_close(c);
+}
+
+/* Stream: the send in flight finished (WRITE). */
+static void sent(rasio_tcp_t *c) {
+  int64_t res;
+  if (!rasio__stream_sent(c->ev, &res)) return;
+  c->sending = false;
+  if (res < 0 && !c->done && !c->closing && c->queued == c->inflight) {
+    /* What a synchronous send would have said to the write that made it: the next write
+     * returns it (write_stream), or reading meets the reset first. */
+    c->send_err = (int)res;
+    drop_queue(c);
+    return;
+  }
+  if (res < 0 || c->done) {
+    hard_close(c);
+    return;
+  }
+  consume(c, (size_t)res);
+  if ((size_t)res < c->inflight && !c->throttled) { /* the kernel's buffer was full */
+    c->throttled = true;
+    if (c->cb.throttled != NULL) c->cb.throttled(c);
+  }
+  flush_stream(c);
+  if (c->whead == NULL && c->throttled && !c->done) {
+    c->throttled = false;
+    if (c->cb.unthrottled != NULL) c->cb.unthrottled(c);
+  }
+}
+
+/* Gather-sends the queue while the kernel takes it (a stream: hands it to the backend). */
 static void flush(rasio_tcp_t *c) {
+  if (c->stream) {
+    flush_stream(c);
+    return;
+  }
   while (c->whead != NULL && c->writeable && !c->done) {
     rasio_iovec_t iov[IOV_BATCH];
     size_t n = 0, total = 0, sent;
@@ -266,6 +329,26 @@ static bool iov_total(const rasio_iovec_t *iov, size_t iovcnt, size_t *total) {
   return true;
 }
 
+/* Stream: the bytes are queued, and the queue goes out with the loop's next enter. A failure
+ * the stream already saw (a reset, a send that failed) is this write's, as a send to the
+ * socket would have said; past
+ * STREAM_HIGH queued bytes the connection is throttled. */
+static int write_stream(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size_t total) {
+  int err = c->send_err != 0 ? c->send_err : rasio__stream_failed(c->ev);
+  if (err != 0) {
+    hard_close(c);
+    return err;
+  }
+  int rc = enqueue(c, iov, iovcnt, total, 0);
+  if (rc != 0) return rc; /* nothing of this call was queued */
+  flush_stream(c);
+  if (c->queued > STREAM_HIGH && !c->throttled && !c->done) {
+    c->throttled = true;
+    if (c->cb.throttled != NULL) c->cb.throttled(c);
+  }
+  return 0;
+}
+
 /* Every argument is checked before anything happens, so a bad one queues and sends nothing
  * and leaves the connection as it was. ENOMEM is honest about what went out: with nothing
  * sent the call had no effect; after the kernel took a prefix, the rest cannot follow in
@@ -277,6 +360,7 @@ int rasio_tcp_writev(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt) {
     return RASIO_EINVAL;
   if (!c->connected || c->closing || c->done) return RASIO_ESTATE;
   if (total == 0) return 0;
+  if (c->stream) return write_stream(c, iov, iovcnt, total);
   /* Something queued means the kernel is full (WRITE is armed): keep the order. */
   if (c->whead != NULL || !c->writeable) return enqueue(c, iov, iovcnt, total, 0);
   int r = rasio_sock_sendv(c->ev, iov, iovcnt, &sent);
@@ -347,7 +431,8 @@ static void rearm_read(rasio_tcp_t *c) {
  * rule for streams): the would-block read that would follow it is saved. */
 static void read_once(rasio_tcp_t *c, size_t *got) {
   size_t n, want = c->rcap - c->rlen;
-  int r = rasio_sock_recv(c->ev, c->rbuf + c->rlen, want, &n);
+  int r = c->stream ? rasio__stream_recv(c->ev, c->rbuf + c->rlen, want, &n)
+                    : rasio_sock_recv(c->ev, c->rbuf + c->rlen, want, &n);
   if (r == RASIO_IO_OK) {
     c->rlen += n;
     *got += n;
@@ -392,6 +477,7 @@ static void drop_attempt(rasio_tcp_t *c, rasio_event_t *ev) {
 
 static void adopt(rasio_tcp_t *c, rasio_event_t *ev, uint32_t flags) {
   c->ev = ev;
+  c->stream = rasio__stream_start(ev) == 0;
   c->connected = true;
   c->writeable = true;
   c->readable = (flags & RASIO_READ) != 0;
@@ -533,7 +619,9 @@ static void notify(rasio_event_t *ev, uint32_t flags, uint32_t arg, void *ctx) {
     hard_close(c);
     return;
   }
-  if (flags & RASIO_WRITE) {
+  if ((flags & RASIO_WRITE) && c->stream) {
+    sent(c);
+  } else if (flags & RASIO_WRITE) {
     c->writeable = true;
     flush(c);
   }
@@ -569,6 +657,7 @@ int rasio__tcp_accepted(rasio_tcp_listener_t *l, rasio_loop_t *loop, rasio_fd_t 
     conn_free(c);
     return rc;
   }
+  c->stream = rasio__stream_start(c->ev) == 0;
   *out = c;
   return 0;
 }
@@ -602,6 +691,7 @@ int rasio__tcp_wrap(rasio_loop_t *loop, rasio_fd_t fd, const rasio_tcp_opts_t *o
     conn_free(c);
     return rc; /* rasio_event_new leaves the fd untouched on failure, even with own_fd */
   }
+  c->stream = rasio__stream_start(c->ev) == 0;
   c->yielded = true;
   *out = c;
   (void)rasio_event_post(c->ev); /* the last touch of c on this thread */
