@@ -50,9 +50,16 @@
 
 typedef struct chunk {
   struct chunk *next;
-  size_t off, len;
+  size_t off, len, cap;
   char data[];
 } chunk_t;
+
+/* A connection keeps the last chunk it sent, up to this size, for its next write: a write
+ * queue that fills and drains every turn (always, on a completion stream) would otherwise
+ * free and allocate again each time, and the heap, trimmed back to the kernel between the
+ * two, faulted its pages in again: measured at 100 connections x 16 KiB on io_uring, 5.5x
+ * the CPU per message, from page faults. */
+#define SPARE_MAX (256u * 1024)
 
 struct rasio_tcp {
   rasio_loop_t *loop;
@@ -76,6 +83,7 @@ struct rasio_tcp {
   char *rbuf;
   size_t rcap, rlen, expect, read_budget;
   chunk_t *whead, *wtail;
+  chunk_t *spare; /* a sent chunk kept for the next write (SPARE_MAX) */
   size_t queued;
 
   bool connected, readable, writeable, reading, muted, throttled;
@@ -109,11 +117,17 @@ static rasio_tcp_t *conn_new(rasio_loop_t *loop, const rasio_tcp_opts_t *o, rasi
   return c;
 }
 
+/* A chunk the queue is done with: kept as the spare if there is none and it is small. */
+static void chunk_done(rasio_tcp_t *c, chunk_t *k) {
+  if (c->spare == NULL && k->cap <= SPARE_MAX) c->spare = k;
+  else rasio__free(k);
+}
+
 static void drop_queue(rasio_tcp_t *c) {
   while (c->whead != NULL) {
     chunk_t *k = c->whead;
     c->whead = k->next;
-    rasio__free(k);
+    chunk_done(c, k);
   }
   c->wtail = NULL;
   c->queued = 0;
@@ -122,6 +136,7 @@ static void drop_queue(rasio_tcp_t *c) {
 /* Frees what conn_new made (and the write queue, if any). */
 static void conn_free(rasio_tcp_t *c) {
   drop_queue(c);
+  rasio__free(c->spare);
   rasio__free(c->rbuf);
   rasio__free(c);
 }
@@ -219,7 +234,7 @@ static void consume(rasio_tcp_t *c, size_t n) {
     if (k->off < k->len) break;
     c->whead = k->next;
     if (c->whead == NULL) c->wtail = NULL;
-    rasio__free(k);
+    chunk_done(c, k);
   }
 }
 
@@ -299,8 +314,14 @@ static void flush(rasio_tcp_t *c) {
 /* Copies the part of iov after the first `skip` bytes into one queued chunk. */
 static int enqueue(rasio_tcp_t *c, const rasio_iovec_t *iov, size_t iovcnt, size_t total,
                    size_t skip) {
-  chunk_t *k = rasio__malloc(sizeof *k + (total - skip));
-  if (k == NULL) return RASIO_ENOMEM;
+  chunk_t *k = c->spare;
+  if (k != NULL && k->cap >= total - skip) {
+    c->spare = NULL;
+  } else {
+    k = rasio__malloc(sizeof *k + (total - skip));
+    if (k == NULL) return RASIO_ENOMEM;
+    k->cap = total - skip;
+  }
   k->next = NULL;
   k->off = 0;
   k->len = 0;
