@@ -120,12 +120,7 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
   return 0;
 }
 
-static void wake(rasio_loop_t *loop) {
-  uint64_t one = 1;
-  /* Async-signal-safe. EAGAIN (counter full) still leaves the eventfd readable. */
-  ssize_t rc = write(state_of(loop)->wakefd, &one, sizeof one);
-  (void)rc;
-}
+static void wake(rasio_loop_t *loop) { rasio__eventfd_poke(state_of(loop)->wakefd); }
 
 const rasio__backend_t rasio__epoll_backend = {
     .name = "epoll",

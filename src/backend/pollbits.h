@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Linux poll bits, shared by the two backends that speak them (epoll.c, uring.c): what to
- * ask for a set of directions, and what a report means in directions.
+ * ask for a set of directions, what a report means in directions, and the eventfd both wake
+ * their wait with.
  *
  * - RDHUP is asked for with READ only: a half-close is level-like, so with only WRITE armed
  *   a oneshot report of it would be filtered out by the core and re-armed forever.
@@ -13,6 +14,7 @@
 
 #include <poll.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -29,6 +31,14 @@ static inline uint32_t rasio__poll_dirs(uint32_t e) {
   if (e & (POLLOUT | POLLHUP | POLLERR)) d |= RASIO_WRITE;
   if (e & (POLLRDHUP | POLLHUP | POLLERR)) d |= RASIO__HUP;
   return d;
+}
+
+/* Adds one to eventfd fd: async-signal-safe. EAGAIN (the counter full) still leaves it
+ * readable, so the wakeup is not lost. */
+static inline void rasio__eventfd_poke(int fd) {
+  uint64_t one = 1;
+  ssize_t rc = write(fd, &one, sizeof one);
+  (void)rc;
 }
 
 #endif

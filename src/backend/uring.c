@@ -509,12 +509,7 @@ static int wait_events(rasio_loop_t *loop, uint64_t timeout_ns) {
   return rc;
 }
 
-static void wake(rasio_loop_t *loop) {
-  uint64_t one = 1;
-  /* Async-signal-safe. EAGAIN (counter full) still leaves the eventfd readable. */
-  ssize_t rc = write(rasio__uring_state(loop)->wakefd, &one, sizeof one);
-  (void)rc;
-}
+static void wake(rasio_loop_t *loop) { rasio__eventfd_poke(rasio__uring_state(loop)->wakefd); }
 
 const rasio__backend_t rasio__uring_backend = {
     .name = "uring",
