@@ -115,3 +115,110 @@ TEST(loop_sleeps_write_only_level_half_closed_full) {
 }
 
 TEST(loop_sleeps_write_only_edge_half_closed_full) { write_only_on_half_closed_full_socket(0); }
+
+/* --- the same for the net layer: on uring its connections are completion streams, with
+ * receives and sends in flight whenever the loop changes threads (a thread that exits takes
+ * its requests with it, and a send may have gone out or not) -------------------------------- */
+
+enum { MV_ROUNDS = 60, MV_MSG = 1000 };
+
+typedef struct mv {
+  rasio_tcp_listener_t *l;
+  rasio_tcp_t *cli, *srv;
+  atomic_uint rounds;
+  uint64_t got;
+  bool done;
+} mv_t;
+
+static void mv_ping(mv_t *m) {
+  uint8_t msg[MV_MSG];
+  unsigned r = atomic_load(&m->rounds);
+  for (size_t i = 0; i < sizeof msg; i++) msg[i] = (uint8_t)(r * 31u + i);
+  CHECK_OK(rasio_tcp_write(m->cli, msg, sizeof msg));
+}
+
+static bool mv_cli_received(rasio_tcp_t *c, const void *data, size_t len) {
+  mv_t *m = rasio_tcp_data(c);
+  const uint8_t *b = data;
+  for (size_t i = 0; i < len; i++, m->got++) {
+    unsigned r = (unsigned)(m->got / MV_MSG);
+    CHECK_EQ(b[i], (uint8_t)(r * 31u + m->got % MV_MSG));
+  }
+  if (m->got % MV_MSG != 0) return true;
+  if (atomic_fetch_add(&m->rounds, 1) + 1 < MV_ROUNDS) mv_ping(m);
+  return true;
+}
+
+static void mv_cli_connected(rasio_tcp_t *c) { mv_ping(rasio_tcp_data(c)); }
+static void mv_closed(rasio_tcp_t *c) { (void)c; }
+
+static bool mv_echo(rasio_tcp_t *c, const void *data, size_t len) {
+  CHECK_OK(rasio_tcp_write(c, data, len));
+  return true;
+}
+
+static const rasio_tcp_cb_t mv_cli_cb = {
+    .connected = mv_cli_connected, .received = mv_cli_received, .closed = mv_closed};
+static const rasio_tcp_cb_t mv_srv_cb = {.received = mv_echo, .closed = mv_closed};
+
+static bool mv_accepted(rasio_tcp_listener_t *l, rasio_tcp_t *c) {
+  mv_t *m = rasio_tcp_listener_data(l);
+  m->srv = c;
+  rasio_tcp_set_callbacks(c, &mv_srv_cb, m);
+  return true;
+}
+
+static const rasio_tcp_listener_cb_t mv_l_cb = {.accepted = mv_accepted};
+
+/* Runs the loop on this thread, pass by pass, until rounds reaches n (or a deadline). */
+static void mv_here(rasio_loop_t *loop, mv_t *m, unsigned n) {
+  uint64_t deadline = th_now_ms() + WAIT_MS;
+  while (atomic_load(&m->rounds) < n && th_now_ms() < deadline)
+    CHECK_OK(rasio_loop_run(loop, RASIO_RUN_ONCE));
+  CHECK_GE(atomic_load(&m->rounds), n);
+}
+
+/* The same on a thread of its own (rasio_loop_stop refuses while connections, which are
+ * noisy, are alive, so a started thread could not be stopped). */
+typedef struct mv_run {
+  rasio_loop_t *loop;
+  mv_t *m;
+  unsigned n;
+} mv_run_t;
+
+static void *mv_thread_main(void *arg) {
+  mv_run_t *r = arg;
+  mv_here(r->loop, r->m, r->n);
+  return NULL;
+}
+
+static void mv_thread(rasio_loop_t *loop, mv_t *m, unsigned n) {
+  mv_run_t r = {loop, m, n};
+  th_thread_join(th_thread_start(mv_thread_main, &r));
+}
+
+/* An echo of 60 x 1000 bytes while the loop changes threads every few rounds: every byte
+ * arrives once and in order. */
+TEST_T(loop_move_threads_keeps_tcp_streams_whole, 60) {
+  rasio_loop_t *loop = th_loop();
+  mv_t m = {0};
+  char port[8];
+  rasio_tcp_listener_opts_t lo = {.cb = &mv_l_cb, .data = &m};
+  CHECK_OK(rasio_tcp_listen(loop, "127.0.0.1", "0", RASIO_AF_INET4, &lo, &m.l));
+  rasio_addr_t a;
+  CHECK_OK(rasio_tcp_listener_addr(m.l, &a));
+  snprintf(port, sizeof port, "%u", (unsigned)rasio_addr_port(&a));
+  rasio_tcp_opts_t co = {.cb = &mv_cli_cb, .data = &m};
+  CHECK_OK(rasio_tcp_connect(loop, "127.0.0.1", port, &co, &m.cli));
+  for (unsigned step = 1; step <= 6; step++) {
+    unsigned n = step * MV_ROUNDS / 6;
+    if (step % 2) mv_here(loop, &m, n);
+    else mv_thread(loop, &m, n);
+  }
+  CHECK_EQ(m.got, (uint64_t)MV_ROUNDS * MV_MSG);
+  rasio_tcp_hard_close(m.cli);
+  rasio_tcp_hard_close(m.srv);
+  rasio_tcp_listener_close(m.l);
+  CHECK_OK(rasio_loop_run(loop, RASIO_RUN_QUIET));
+  th_loop_end(loop);
+}
