@@ -32,7 +32,20 @@
 /* --- the descriptor limit -------------------------------------------------------------------- */
 
 #ifndef _WIN32
-static void skip_without_limits(void) {}
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
+/* Valgrind keeps the descriptor limit itself (setrlimit(RLIMIT_NOFILE) does not reach the
+ * kernel): measured under valgrind 3.19, an accept at the lowered limit says RETRY, not
+ * EMFILE, on every backend, so these tests cannot say anything there. */
+static void skip_without_limits(void) {
+#ifdef RUNNING_ON_VALGRIND
+  if (RUNNING_ON_VALGRIND) SKIP("valgrind keeps the descriptor limit itself, not the kernel");
+#endif
+}
 
 static struct rlimit saved_limit;
 static bool limit_lowered;
