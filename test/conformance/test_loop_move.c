@@ -29,6 +29,15 @@ static rasio_event_t *quiet_ev(fix_t *f, rasio_fd_t fd, uint32_t flags) {
   return ev;
 }
 
+/* Reads the one byte waiting through rasio: a short read ends an edge event's turn, which
+ * is what re-arms an emulated edge (event.c), as would-block would. */
+static void read_short(rasio_event_t *ev) {
+  char buf[64];
+  size_t count = 0;
+  CHECK_EQ(rasio_sock_recv(ev, buf, sizeof buf, &count), RASIO_IO_OK);
+  CHECK_EQ(count, 1);
+}
+
 /* Started thread -> the test's thread -> a second started thread -> the test's thread:
  * a oneshot and an edge event keep reporting at every step, and dispose at the end. */
 TEST_T(loop_move_threads_keeps_registrations, 60) {
@@ -47,7 +56,7 @@ TEST_T(loop_move_threads_keeps_registrations, 60) {
 
   for (size_t step = 2; step <= 4; step++) {
     CHECK_EQ(th_drain(f.fd), 1);
-    CHECK_EQ(th_drain(fd2), 1);
+    read_short(edge); /* the edge's turn ends where an owner's would (see edge_*) */
     rearm_read(one);
     put(f.peer, 1);
     put(peer2, 1);
@@ -85,7 +94,10 @@ static size_t passes_until_timer(fix_t *f) {
   return passes;
 }
 
-/* The peer half-closes and never reads; our send buffer is full; only WRITE is armed. */
+/* The peer half-closes and never reads; our send buffer is full; only WRITE is armed. What
+ * counts is the passes that delivered nothing: Wine reports such a socket writable again
+ * (it keeps taking bytes long after it said full), so there level WRITE rightly fires on
+ * every pass, while on Linux no WRITE comes at all. */
 static void write_only_on_half_closed_full_socket(uint32_t mode) {
   fix_t f;
   f.loop = th_loop(); /* run by this thread only, pass by pass */
@@ -97,7 +109,10 @@ static void write_only_on_half_closed_full_socket(uint32_t mode) {
   CHECK(th_fill(f.fd) > 0);
   f.ev = quiet_ev(&f, f.fd, RASIO_WRITE | mode);
   size_t passes = passes_until_timer(&f);
-  if (passes > 10) rt_fail(__FILE__, __LINE__, "the loop made %zu passes in 300 ms", passes);
+  size_t writes = th_rec_count(&f.rec, f.ev, RASIO_WRITE);
+  size_t idle = passes > writes ? passes - writes : 0;
+  if (idle > 10)
+    rt_fail(__FILE__, __LINE__, "the loop made %zu passes with no notification in 300 ms", idle);
   CHECK_OK(rasio_event_unsubscribe(f.ev));
   while (th_rec_count(&f.rec, f.ev, RASIO_DISPOSED) == 0)
     CHECK_OK(rasio_loop_run(f.loop, RASIO_RUN_ONCE));
