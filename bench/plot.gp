@@ -30,7 +30,9 @@ set ytics nomirror
 colour(s) = s eq "epoll-floor" ? "#000000" : \
   s eq "rasio-oneshot" ? "#b2182b" : s eq "rasio-edge" ? "#e6550d" : \
   s eq "rasio-level" ? "#fd8d3c" : s eq "rasio-edge-mailbox" ? "#d6604d" : \
-  s eq "rasio-net" ? "#8c2d04" : \
+  s eq "rasio-net" ? "#8c2d04" : s eq "uring-floor" ? "#636363" : \
+  s eq "rasio-uring-oneshot" ? "#7a0177" : s eq "rasio-uring-edge" ? "#c51b8a" : \
+  s eq "rasio-uring-level" ? "#f768a1" : s eq "rasio-net-uring" ? "#3f007d" : \
   s eq "uv-poll" ? "#9ecae1" : s eq "uv-tcp" ? "#6baed6" : \
   s eq "event-level" ? "#c7e9c0" : s eq "event-et" ? "#a1d99b" : \
   s eq "ev" ? "#bcbddc" : "#969696"
