@@ -3,10 +3,9 @@
  * contract as epoll.c. It is chosen by name (RASIO_BACKEND=uring); epoll stays the default.
  *
  * Requests. An event has at most one current poll request. Its user_data is the event's
- * token (fdtab.c) with a request number in bits 24..31, so a completion of a request that
- * was replaced is told apart from the current one and dropped (the replacement polls
- * afresh, so nothing it could have said is lost). Values below 2^32 name no token (a
- * token's generation is never 0): they mark the wakeup, the signal watch and cancels.
+ * token (fdtab.c) with a kind and a request number in the token's spare bits (uring.h), so
+ * a completion of a request that was replaced is told apart from the current one and
+ * dropped (the replacement polls afresh, so nothing it could have said is lost).
  *   edge     one multishot poll: io_uring_prep_poll_add(3): "it persists across
  *            notifications and will repeatedly post notifications for the same
  *            registration"; like EPOLLET it reports a condition that holds when it is
@@ -35,14 +34,15 @@
  * another thread ctl() also wakes the loop.
  *
  * Removal. ctl(DEL) returns RASIO__PENDING. The loop cancels the current request
- * (IORING_OP_POLL_REMOVE) and calls rasio__event_gone once no request of the event is in
+ * (IORING_OP_ASYNC_CANCEL) and calls rasio__event_gone once no request of the event is in
  * flight any more: until then the kernel holds a reference to the file, so a socket
  * rasio closes at DISPOSED really closes.
  *
- * Moving threads. A ring belongs to the thread that made it, so the ring is made by the
- * first wait(), and a wait() on another thread (rasio_loop_start after rasio_loop_run, a
- * new thread after a stop) closes it and makes a new one: closing cancels every request,
- * and every record is queued again to poll afresh. An edge event may then hear once
+ * Moving threads. A ring belongs to the thread that submits to it (SINGLE_ISSUER), so
+ * init makes it disabled and the first wait() enables it on its own thread; a wait() on
+ * another thread (rasio_loop_start after rasio_loop_run, a new thread after a stop) closes
+ * it and makes a new one: closing cancels every request, and every record is queued again
+ * to poll afresh (move_here). An edge event may then hear once
  * more of readiness it was told of already; a backend may over-report.
  *
  * Wakeup: an eventfd with a multishot poll, never read: every write is a new wakeup.
