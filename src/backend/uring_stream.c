@@ -29,8 +29,15 @@
  * event's arms as for any oneshot event.
  *
  * Moving threads (uring.c): the old ring's completions are handled before it closes, so a
- * send that went out is known; one still in flight then was cancelled before it sent
- * anything (io_uring runs a deferred retry only in the owner's enter) and is made again.
+ * send that went out is known; one still in flight then is taken as cancelled before it
+ * sent anything, and is made again. That rests on the kernel more than on its documents.
+ * What is documented is that a ring with DEFER_TASKRUN runs its deferred work (a parked
+ * send's retry, a multishot receive's copy) only "until the user calls io_uring_enter(2)
+ * with the IORING_ENTER_GETEVENTS flag", from "the same submission task" (the commit that
+ * added the flag), and the old thread makes no such call again. What closing the ring from
+ * another task does with that work is not documented; Linux 6.1 to 6.18 cancel it instead of
+ * running it. Should a kernel run it at close, a send parked at the move would go out twice
+ * and bytes received at the close would be lost (test_loop_move.c echoes through moves).
  */
 #define _GNU_SOURCE
 #include <assert.h>
