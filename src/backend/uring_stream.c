@@ -35,9 +35,11 @@
  * send's retry, a multishot receive's copy) only "until the user calls io_uring_enter(2)
  * with the IORING_ENTER_GETEVENTS flag", from "the same submission task" (the commit that
  * added the flag), and the old thread makes no such call again. What closing the ring from
- * another task does with that work is not documented; Linux 6.1 to 6.18 cancel it instead of
- * running it. Should a kernel run it at close, a send parked at the move would go out twice
- * and bytes received at the close would be lost (test_loop_move.c echoes through moves).
+ * another task does with that work is not documented, and has changed between kernel
+ * versions (it is cancelled, or handed to the old task's fallback work). Should a kernel
+ * run it after the old ring was reaped, a send parked at the move would go out twice and
+ * bytes received then would be lost. test_loop_move.c's echo through moves passes on 6.18;
+ * an owner who must not depend on this keeps the loop on one thread.
  */
 #define _GNU_SOURCE
 #include <assert.h>
