@@ -10,11 +10,20 @@
  * flag is set" (IOSQE_BUFFER_SELECT); the kernel picks a buffer per completion and names it
  * (io_uring_enter(2): "IORING_CQE_F_BUFFER If set, the upper 16 bits are the buffer ID").
  * The buffer joins the stream's queue; the owner copies out of it (rasio__stream_recv) and
- * it goes back to the ring once read: on the loop thread at once, from another thread
- * through a list the loop empties each pass. A stream holds at most RXQ buffers: then its
+ * it is free once read: on the loop thread at once, from another thread through a list the
+ * loop empties each pass. A stream holds at most RXQ buffers: then its
  * receive is cancelled until the owner has read the queue down to RX_RESUME, so an owner
  * that stops reading (a muted connection) cannot pin the ring. A receive that finds no
  * buffer ends (ENOBUFS) and starts again when buffers come back.
+ *
+ * Few buffers, warm ones. A freed buffer goes on a stack, not straight into the kernel's
+ * ring, and each pass tops the ring up from the stack's top to twice the most buffers a
+ * pass has recently used (a peak that decays), so the kernel writes into the buffers the
+ * owner read last, still in the cache, rather than cycling through all BUF_COUNT (4 MiB).
+ * The kernel does not say where its head is, so the count in the ring is kept here: every
+ * completion that names a buffer took one (io_uring_enter(2): "IORING_CQE_F_BUFFER If set,
+ * the upper 16 bits are the buffer ID"). Measured against cycling all of them (pp100-16k,
+ * alternating runs): the same CPU per message here, 2 MiB less memory touched.
  *
  * Sending. The owner's iovecs (its queue's memory, untouched until WRITE) go out as one
  * IORING_OP_SENDMSG with MSG_NOSIGNAL; the result waits for rasio__stream_sent. One send at
@@ -59,14 +68,20 @@
 #define BGID 0
 #define RXQ 16
 #define RX_RESUME 4
+#define MIN_FILL 8      /* the fewest buffers the ring is topped up to */
+#define PEAK_DECAY 256  /* the peak loses 1/PEAK_DECAY of itself per pass */
 #define SEND_IOV 64
 
 typedef struct ubufs {
   char *mem;
   struct io_uring_buf_ring *br;
   uint16_t tail;           /* loop thread */
-  bool held[BUF_COUNT];    /* loop thread: out of the ring */
-  bool refill;             /* loop thread: buffers came back while a receive starved */
+  unsigned in_ring;        /* loop thread: added to the ring and not yet reported taken */
+  unsigned used;           /* loop thread: taken since the last top-up */
+  unsigned peak;           /* loop thread: most taken in a pass, times PEAK_DECAY, decaying */
+  uint16_t free[BUF_COUNT]; /* loop thread: a stack of the free buffers not in the ring */
+  unsigned nfree;
+  bool held[BUF_COUNT];    /* loop thread: in a stream's queue */
   rasio__mutex_t ret_mu;   /* buffers given back by other threads */
   uint16_t ret[BUF_COUNT];
   unsigned nret;
@@ -103,28 +118,48 @@ static ustream_t *stream_of(urec_t *r) { return atomic_load(&r->stream); }
 
 /* --- the buffers (loop thread, unless said otherwise) ------------------------------------ */
 
+/* A buffer the owner finished with: onto the free stack. */
 static void buf_add(ubufs_t *b, uint16_t bid) {
-  /* Field by field: bufs[0]'s last field is the ring's tail. */
-  struct io_uring_buf *e = &b->br->bufs[b->tail & (BUF_COUNT - 1)];
-  e->addr = (uint64_t)(uintptr_t)(b->mem + (size_t)bid * BUF_SIZE);
-  e->len = BUF_SIZE;
-  e->bid = bid;
-  b->tail++;
-  __atomic_store_n(&b->br->tail, b->tail, __ATOMIC_RELEASE);
   b->held[bid] = false;
+  b->free[b->nfree++] = bid;
 }
 
-/* Registers the ring of free buffers with st's ring, every buffer not held in it. */
+/* Moves buffers from the free stack's top into the kernel's ring until it holds twice the
+ * recent peak use; then one release store of the tail publishes them. */
+static void top_up(ubufs_t *b) {
+  b->peak -= b->peak / PEAK_DECAY;
+  if (b->used * PEAK_DECAY > b->peak) b->peak = b->used * PEAK_DECAY;
+  b->used = 0;
+  unsigned want = 2 * (b->peak / PEAK_DECAY) + 1;
+  if (want < MIN_FILL) want = MIN_FILL;
+  if (b->in_ring >= want || b->nfree == 0) return;
+  for (; b->in_ring < want && b->nfree > 0; b->in_ring++) {
+    uint16_t bid = b->free[--b->nfree];
+    /* Field by field: bufs[0]'s last field is the ring's tail. */
+    struct io_uring_buf *e = &b->br->bufs[b->tail & (BUF_COUNT - 1)];
+    e->addr = (uint64_t)(uintptr_t)(b->mem + (size_t)bid * BUF_SIZE);
+    e->len = BUF_SIZE;
+    e->bid = bid;
+    b->tail++;
+  }
+  __atomic_store_n(&b->br->tail, b->tail, __ATOMIC_RELEASE);
+}
+
+/* Registers the buffer ring with st's ring, empty; every buffer no stream holds is free,
+ * and the ring is topped up from them. */
 static int bufs_register(uring_state_t *st) {
   ubufs_t *b = st->bufs;
   b->tail = 0;
+  b->in_ring = 0;
+  b->nfree = 0;
   __atomic_store_n(&b->br->tail, 0, __ATOMIC_RELEASE);
   struct io_uring_buf_reg reg = {
       .ring_addr = (uint64_t)(uintptr_t)b->br, .ring_entries = BUF_COUNT, .bgid = BGID};
   if (syscall(__NR_io_uring_register, st->ring.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
     return rasio__os_error();
-  for (unsigned i = 0; i < BUF_COUNT; i++)
+  for (unsigned i = BUF_COUNT; i-- > 0;)
     if (!b->held[i]) buf_add(b, (uint16_t)i);
+  top_up(b);
   return 0;
 }
 
@@ -164,8 +199,7 @@ static void give_back(rasio_loop_t *loop, const uint16_t *bids, unsigned n) {
   if (n == 0) return;
   ubufs_t *b = rasio__uring_state(loop)->bufs;
   if (rasio__on_loop_thread(loop)) {
-    for (unsigned i = 0; i < n; i++) buf_add(b, bids[i]);
-    if (atomic_load(&b->starved)) b->refill = true;
+    for (unsigned i = 0; i < n; i++) buf_add(b, bids[i]); /* the next pass tops up */
     return;
   }
   rasio__mutex_lock(&b->ret_mu);
@@ -185,8 +219,8 @@ void rasio__ustream_collect(uring_state_t *st) {
   b->nret = 0;
   rasio__mutex_unlock(&b->ret_mu);
   for (unsigned i = 0; i < n; i++) buf_add(b, bids[i]);
-  if (!(n > 0 && atomic_load(&b->starved)) && !b->refill) return;
-  b->refill = false;
+  top_up(b);
+  if (b->in_ring == 0 || !atomic_load(&b->starved)) return;
   atomic_store(&b->starved, false);
   for (urec_t *r = st->all; r != NULL; r = r->all_next) {
     ustream_t *s = stream_of(r);
@@ -425,9 +459,15 @@ static void on_recv(uring_state_t *st, urec_t *r, ustream_t *s, const struct io_
                     bool more) {
   int res = cqe->res;
   bool full = false;
+  bool took = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+  uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+  if (took) {
+    st->bufs->in_ring--;
+    st->bufs->used++;
+    if (res <= 0) buf_add(st->bufs, bid); /* named, but nothing in it */
+  }
   rasio__mutex_lock(&s->mu);
-  if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-    uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+  if (res > 0 && took) {
     st->bufs->held[bid] = true;
     if (s->qlen == s->qcap) grow(s); /* cannot fail: the ring has at most BUF_COUNT */
     unsigned i = (s->qhead + s->qlen) % s->qcap;
