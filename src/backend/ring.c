@@ -130,6 +130,11 @@ static int submit(rasio__ring_t *r) {
   return n < 0 ? -errno : 0;
 }
 
+bool rasio__ring_room(rasio__ring_t *r, uint32_t n) {
+  if (r->sq_entries - unsubmitted(r) >= n) return true;
+  return submit(r) == 0 && r->sq_entries - unsubmitted(r) >= n;
+}
+
 struct io_uring_sqe *rasio__ring_sqe(rasio__ring_t *r) {
   if (unsubmitted(r) == r->sq_entries && (submit(r) != 0 || unsubmitted(r) == r->sq_entries))
     return NULL;

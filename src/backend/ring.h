@@ -47,6 +47,9 @@ void rasio__ring_fini(rasio__ring_t *r);
 /* A zeroed submission entry, or NULL when the submission queue is full even after what
  * was queued has been handed to the kernel. It goes out with the next rasio__ring_enter. */
 struct io_uring_sqe *rasio__ring_sqe(rasio__ring_t *r);
+/* Whether n more entries can be taken now (submitting what is queued if that makes room):
+ * for requests that must go in together, such as a linked pair. */
+bool rasio__ring_room(rasio__ring_t *r, uint32_t n);
 /* Submits what is queued, then waits until at least one completion is there or
  * timeout_ns passed (0: do not wait; UINT64_MAX: no limit). Returns 0 or -errno; EINTR,
  * ETIME and EBUSY (completions to reap first) are not failures of the ring. */

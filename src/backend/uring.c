@@ -422,6 +422,8 @@ static void on_poll(uring_state_t *st, urec_t *r, const struct io_uring_cqe *cqe
 static void on_cancel(uring_state_t *st, urec_t *r, const struct io_uring_cqe *cqe) {
   if (cqe->res != -EALREADY || r->nlive == 0) return;
   uint64_t ud = cqe->user_data & ~((uint64_t)K_CANCEL << KIND_SHIFT);
+  /* A send's linked poll that was firing goes on to start its send: that one to cancel. */
+  if (rasio__uring_kind(ud) == K_SEND_POLL) ud = (ud & ~KIND_MASK) | (uint64_t)K_SEND << KIND_SHIFT;
   if (rasio__uring_sqe_cancel(st, ud)) return;
   r->recancel = ud; /* the SQ is full: sync_rec makes it */
   rasio__uring_push(st, r);

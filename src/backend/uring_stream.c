@@ -14,7 +14,10 @@
  * loop empties each pass. A stream holds at most RXQ buffers: then its
  * receive is cancelled until the owner has read the queue down to RX_RESUME, so an owner
  * that stops reading (a muted connection) cannot pin the ring. A receive that finds no
- * buffer ends (ENOBUFS) and starts again when buffers come back.
+ * buffer ends (ENOBUFS) and starts again when buffers come back. Should the ring run dry
+ * with every buffer in some stream's queue (BUF_COUNT / RXQ muted connections would do
+ * it), the queues' bytes are copied to memory of each stream's own (its spill, read first)
+ * and the buffers are freed; a spilled buffer still counts as held until it is read.
  *
  * Few buffers, warm ones. A freed buffer goes on a stack, not straight into the kernel's
  * ring, and each pass tops the ring up from the stack's top to twice the most buffers a
@@ -98,8 +101,11 @@ typedef struct ustream {
   qent_t *q;         /* a ring of qcap entries; it grows, as completions may come after a
                         cancel was asked for */
   unsigned qcap, qhead, qlen;
+  char *spill;         /* bytes copied out of the queue's buffers when the ring ran dry: */
+  size_t spill_len, spill_off; /* they come before the queue's */
+  unsigned nspill;     /* buffers copied there since it was last empty */
   int end;             /* 0, 1 (the peer's end), or the RASIO_E* code it failed with */
-  atomic_bool paused;  /* the receive was cancelled: the queue is full */
+  atomic_bool paused;  /* the receive was cancelled: the stream holds RXQ buffers' worth */
   /* The owner fills iov and msg, then sets send_req; the loop submits. */
   struct iovec iov[SEND_IOV];
   struct msghdr msg;
@@ -208,6 +214,43 @@ static void give_back(rasio_loop_t *loop, const uint16_t *bids, unsigned n) {
   if (atomic_load(&b->starved)) rasio__loop_wake(loop);
 }
 
+/* Copies a stream's queued bytes behind its spill and frees their buffers, so that
+ * connections whose owners do not read (muted ones) cannot keep every buffer from the
+ * others. Left as it is if the memory cannot be had. */
+static void spill(ubufs_t *b, ustream_t *s) {
+  rasio__mutex_lock(&s->mu);
+  size_t keep = s->spill_len - s->spill_off, add = 0;
+  for (unsigned k = 0; k < s->qlen; k++) {
+    const qent_t *e = &s->q[(s->qhead + k) % s->qcap];
+    add += e->len - e->off;
+  }
+  char *p = add > 0 ? rasio__malloc(keep + add) : NULL;
+  if (p != NULL) {
+    if (keep > 0) memcpy(p, s->spill + s->spill_off, keep);
+    for (; s->qlen > 0; s->qlen--, s->qhead = (s->qhead + 1) % s->qcap) {
+      const qent_t *e = &s->q[s->qhead];
+      memcpy(p + keep, b->mem + (size_t)e->bid * BUF_SIZE + e->off, e->len - e->off);
+      keep += e->len - e->off;
+      buf_add(b, e->bid);
+      s->nspill++;
+    }
+    rasio__free(s->spill);
+    s->spill = p;
+    s->spill_off = 0;
+    s->spill_len = keep;
+  }
+  rasio__mutex_unlock(&s->mu);
+}
+
+/* The ring ran dry and no buffer is free: every buffer sits in some stream's queue. */
+static void relieve(uring_state_t *st) {
+  for (urec_t *r = st->all; r != NULL; r = r->all_next) {
+    ustream_t *s = stream_of(r);
+    if (s != NULL) spill(st->bufs, s);
+  }
+  top_up(st->bufs);
+}
+
 void rasio__ustream_collect(uring_state_t *st) {
   ubufs_t *b = st->bufs;
   if (b == NULL) return;
@@ -220,7 +263,9 @@ void rasio__ustream_collect(uring_state_t *st) {
   rasio__mutex_unlock(&b->ret_mu);
   for (unsigned i = 0; i < n; i++) buf_add(b, bids[i]);
   top_up(b);
-  if (b->in_ring == 0 || !atomic_load(&b->starved)) return;
+  if (!atomic_load(&b->starved)) return;
+  if (b->in_ring == 0) relieve(st);
+  if (b->in_ring == 0) return;
   atomic_store(&b->starved, false);
   for (urec_t *r = st->all; r != NULL; r = r->all_next) {
     ustream_t *s = stream_of(r);
@@ -263,10 +308,33 @@ static int start(rasio_loop_t *loop, rasio_event_t *ev) {
   return 0;
 }
 
-/* Copies what the queue holds into buf; the buffers read to their end go into done. */
+/* What a stream holds, in buffers: the queue's, and those copied out to its spill. */
+static unsigned holding(const ustream_t *s) { return s->qlen + s->nspill; }
+
+/* Whether a paused receive may start again: the owner has read nearly all of it; mu held. */
+static bool may_resume(const ustream_t *s) {
+  return atomic_load(&s->paused) && s->spill == NULL && s->qlen <= RX_RESUME;
+}
+
+/* Copies from the spill into buf; the spill is freed once read. */
+static size_t take_spill(ustream_t *s, char *buf, size_t len) {
+  size_t n = s->spill_len - s->spill_off;
+  if (n > len) n = len;
+  memcpy(buf, s->spill + s->spill_off, n);
+  s->spill_off += n;
+  if (s->spill_off == s->spill_len) {
+    rasio__free(s->spill);
+    s->spill = NULL;
+    s->spill_len = s->spill_off = 0;
+    s->nspill = 0;
+  }
+  return n;
+}
+
+/* Copies what the stream holds into buf; the buffers read to their end go into done. */
 static size_t take(ustream_t *s, const ubufs_t *b, char *buf, size_t len, uint16_t *done,
                    unsigned *ndone) {
-  size_t got = 0;
+  size_t got = s->spill != NULL ? take_spill(s, buf, len) : 0;
   while (got < len && s->qlen > 0) {
     unsigned i = s->qhead;
     size_t n = s->q[i].len - s->q[i].off;
@@ -288,9 +356,10 @@ static int recv_stream(rasio_event_t *ev, void *buf, size_t len, size_t *n) {
   uint16_t done[BUF_COUNT];
   unsigned ndone = 0;
   rasio__mutex_lock(&s->mu);
-  size_t got = s->qlen > 0 ? take(s, rasio__uring_state(ev->loop)->bufs, buf, len, done, &ndone) : 0;
+  ubufs_t *b = rasio__uring_state(ev->loop)->bufs;
+  size_t got = s->qlen > 0 || s->spill != NULL ? take(s, b, buf, len, done, &ndone) : 0;
   int end = s->end;
-  bool resume = atomic_load(&s->paused) && s->qlen <= RX_RESUME;
+  bool resume = may_resume(s);
   rasio__mutex_unlock(&s->mu);
   give_back(ev->loop, done, ndone);
   if (resume) {
@@ -359,17 +428,12 @@ static bool sqe_recv(uring_state_t *st, urec_t *r, ustream_t *s) {
   return true;
 }
 
-/* The send, behind a POLLOUT poll linked to it if the last one said EAGAIN. */
+/* The send, behind a POLLOUT poll linked to it if the last one said EAGAIN. Room for both
+ * is made first: taking the second entry must not submit the first half-written. */
 static bool sqe_send(uring_state_t *st, urec_t *r, ustream_t *s) {
-  struct io_uring_sqe *poll = NULL;
-  if (s->send_wait && (poll = rasio__ring_sqe(&st->ring)) == NULL) return false;
+  if (!rasio__ring_room(&st->ring, s->send_wait ? 2 : 1)) return false;
+  struct io_uring_sqe *poll = s->send_wait ? rasio__ring_sqe(&st->ring) : NULL;
   struct io_uring_sqe *sqe = rasio__ring_sqe(&st->ring);
-  if (sqe == NULL) { /* the poll is queued: make it harmless, and count it */
-    poll->opcode = IORING_OP_NOP;
-    poll->user_data = rasio__uring_ud(r->ev, K_SEND_POLL, 0);
-    r->nlive++;
-    return false;
-  }
   ++s->send_seq;
   if (poll != NULL) {
     poll->opcode = IORING_OP_POLL_ADD;
@@ -406,10 +470,23 @@ static void report(urec_t *r, ustream_t *s, uint32_t w) {
   rasio__event_ready(r->ev, ready);
 }
 
+/* Cancels what is in flight. A send behind its linked poll is not yet a request the kernel
+ * can find (a cancel of it says ENOENT), so the poll is cancelled first, which ends the
+ * send too (io_uring_sqe_set_flags(3), IOSQE_IO_LINK: "That next SQE will not be started
+ * before the previous request completes"; the commit that added links: "Any SQE in a chain
+ * that gets canceled due to any of the above errors, will get an CQE fill with -ECANCELED",
+ * a cancel being such an error since "request cancellations should break links"); if the
+ * poll had fired already, the send is
+ * out on its own and the second cancel finds it (uring.c's on_cancel follows an EALREADY
+ * of the poll's cancel to the send). */
 static bool cancel_requests(uring_state_t *st, urec_t *r, ustream_t *s) {
   if (s->recv_live && !rasio__uring_sqe_cancel(st, rasio__uring_ud(r->ev, K_RECV, s->recv_seq)))
     return false;
   s->recv_live = false;
+  if (s->send_live && s->linked &&
+      !rasio__uring_sqe_cancel(st, rasio__uring_ud(r->ev, K_SEND_POLL, s->send_seq)))
+    return false;
+  s->linked = false;
   if (s->send_live && !rasio__uring_sqe_cancel(st, rasio__uring_ud(r->ev, K_SEND, s->send_seq)))
     return false;
   s->send_live = false;
@@ -425,10 +502,10 @@ bool rasio__ustream_apply(uring_state_t *st, urec_t *r, uint32_t w) {
     rasio__mutex_unlock(&s->mu);
   }
   rasio__mutex_lock(&s->mu);
-  bool resume = atomic_load(&s->paused) && s->qlen <= RX_RESUME;
+  if (may_resume(s)) atomic_store(&s->paused, false);
+  else if (holding(s) >= RXQ) atomic_store(&s->paused, true); /* its receive ended full */
   bool receive = s->end == 0;
   rasio__mutex_unlock(&s->mu);
-  if (resume) atomic_store(&s->paused, false);
   if (receive && s->recv_n == 0 && !atomic_load(&s->paused) && !s->starved &&
       !sqe_recv(st, r, s))
     return false;
@@ -454,27 +531,33 @@ static void grow(ustream_t *s) {
   s->qhead = 0;
 }
 
-/* A receive's completion: bytes into the queue, or the end of the stream. */
+/* A receive completion that names a buffer took it from the ring; true if it holds bytes
+ * (a buffer named with nothing in it is free again at once). */
+static bool buf_taken(ubufs_t *b, const struct io_uring_cqe *cqe) {
+  if (!(cqe->flags & IORING_CQE_F_BUFFER)) return false;
+  b->in_ring--;
+  b->used++;
+  if (cqe->res > 0) return true;
+  buf_add(b, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+  return false;
+}
+
+/* A receive's completion: bytes into the queue (data: buf_taken said so), or the end. */
 static void on_recv(uring_state_t *st, urec_t *r, ustream_t *s, const struct io_uring_cqe *cqe,
-                    bool more) {
+                    bool data, bool more) {
   int res = cqe->res;
   bool full = false;
-  bool took = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
   uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-  if (took) {
-    st->bufs->in_ring--;
-    st->bufs->used++;
-    if (res <= 0) buf_add(st->bufs, bid); /* named, but nothing in it */
-  }
   rasio__mutex_lock(&s->mu);
-  if (res > 0 && took) {
+  if (data) {
     st->bufs->held[bid] = true;
     if (s->qlen == s->qcap) grow(s); /* cannot fail: the ring has at most BUF_COUNT */
     unsigned i = (s->qhead + s->qlen) % s->qcap;
     s->q[i].bid = bid;
     s->q[i].len = (uint32_t)res;
     s->q[i].off = 0;
-    full = ++s->qlen >= RXQ;
+    s->qlen++;
+    full = holding(s) >= RXQ;
   } else if (res == 0) {
     s->end = 1;
   } else if (res == -ENOBUFS) {
@@ -524,7 +607,8 @@ void rasio__ustream_cqe(uring_state_t *st, urec_t *r, const struct io_uring_cqe 
     bool current = s->recv_live && seq == (s->recv_seq & 0x7f);
     if (!more) s->recv_n--;
     if (!more && current) s->recv_live = false;
-    if (current || cqe->res >= 0) on_recv(st, r, s, cqe, more && current);
+    bool data = buf_taken(st->bufs, cqe);
+    if (current || cqe->res >= 0) on_recv(st, r, s, cqe, data, more && current);
     if (!more && s->recv_n == 0) rasio__uring_push(st, r); /* a receive may start now */
   } else if (kind == K_SEND) {
     on_send(st, r, s, cqe->res);
@@ -554,6 +638,7 @@ void rasio__ustream_free(uring_state_t *st, urec_t *r) {
   if (s == NULL) return;
   for (; s->qlen > 0; s->qlen--, s->qhead = (s->qhead + 1) % s->qcap)
     buf_add(st->bufs, s->q[s->qhead].bid);
+  rasio__free(s->spill);
   rasio__mutex_destroy(&s->mu);
   rasio__free(s->q);
   rasio__free(s);

@@ -8,6 +8,8 @@
  * however long it takes. Both sides of the deadline are checked: a client's (its own opts)
  * and an accepted connection's (the listener's conn opts).
  */
+#include <stdlib.h>
+
 #include "net_fixture.h"
 
 enum { CD_DEADLINE_MS = 200 };
@@ -16,8 +18,11 @@ typedef enum {
   CD_SILENT_PEER,   /* the client closes; the server is muted and never answers */
   CD_ANSWERING_PEER, /* the client closes; the server answers with its FIN */
   CD_NO_TIMEOUT,    /* as CD_SILENT_PEER with RASIO_TCP_NO_TIMEOUT: the server unmutes later */
-  CD_SERVER_CLOSES  /* the server closes (deadline from conn opts); the client is muted */
+  CD_SERVER_CLOSES, /* the server closes (deadline from conn opts); the client is muted */
+  CD_SERVER_CLOSES_FULL /* the same with megabytes queued: a send is in flight, waiting */
 } cd_mode_t;
+
+enum { CD_FULL_BYTES = 32 * 1024 * 1024 };
 
 typedef struct cd {
   nf_t nf;
@@ -35,7 +40,16 @@ static void cd_deadline(void *ctx) {
           d->connected, d->cli_closed, d->srv_closed);
 }
 
-static bool cd_closer_is_client(const cd_t *d) { return d->mode != CD_SERVER_CLOSES; }
+static bool cd_closer_is_client(const cd_t *d) {
+  return d->mode != CD_SERVER_CLOSES && d->mode != CD_SERVER_CLOSES_FULL;
+}
+
+/* The server's close, once its send has had time to fill every buffer on the way. */
+static void cd_close_srv(void *ctx) {
+  cd_t *d = ctx;
+  d->close_ms = th_now_ms();
+  rasio_tcp_close(d->srv);
+}
 
 static void cd_unmute_srv(void *ctx) {
   cd_t *d = ctx;
@@ -51,6 +65,13 @@ static void cd_maybe_close(cd_t *d) {
     if (d->mode != CD_ANSWERING_PEER) rasio_tcp_mute(d->srv);
     rasio_tcp_close(d->cli);
     if (d->mode == CD_NO_TIMEOUT) (void)nf_tick(&d->nf, 3 * CD_DEADLINE_MS, cd_unmute_srv, d);
+  } else if (d->mode == CD_SERVER_CLOSES_FULL) {
+    rasio_tcp_mute(d->cli);
+    char *big = calloc(1, CD_FULL_BYTES);
+    CHECK(big != NULL);
+    CHECK_OK(rasio_tcp_write(d->srv, big, CD_FULL_BYTES));
+    free(big);
+    (void)nf_tick(&d->nf, 300, cd_close_srv, d);
   } else {
     rasio_tcp_mute(d->cli);
     rasio_tcp_close(d->srv);
@@ -138,6 +159,7 @@ static void cd_case(bool mailbox, cd_mode_t mode) {
   switch (mode) {
     case CD_SILENT_PEER:
     case CD_SERVER_CLOSES:
+    case CD_SERVER_CLOSES_FULL:
       /* Not before the deadline (the timer's ms rounding aside), and not much after it. */
       CHECK_GE(took, (uint64_t)CD_DEADLINE_MS - 5);
       CHECK_LT(took, (uint64_t)CD_DEADLINE_MS + 2000);
@@ -153,6 +175,9 @@ TEST(net_close_deadline_ends_a_close_the_peer_never_answers_mailbox) {
   cd_case(true, CD_SILENT_PEER);
 }
 TEST(net_close_deadline_applies_to_accepted_connections) { cd_case(false, CD_SERVER_CLOSES); }
+/* On uring the connection's send is then in flight and cannot finish: the deadline's hard
+ * close must still end it (the send's cancel, and the linked poll's it may wait behind). */
+TEST(net_close_deadline_ends_a_close_with_a_send_stuck) { cd_case(false, CD_SERVER_CLOSES_FULL); }
 TEST(net_close_deadline_does_not_delay_a_close_the_peer_answers) {
   cd_case(false, CD_ANSWERING_PEER);
 }
