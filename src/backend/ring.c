@@ -136,8 +136,7 @@ bool rasio__ring_room(rasio__ring_t *r, uint32_t n) {
 }
 
 struct io_uring_sqe *rasio__ring_sqe(rasio__ring_t *r) {
-  if (unsubmitted(r) == r->sq_entries && (submit(r) != 0 || unsubmitted(r) == r->sq_entries))
-    return NULL;
+  if (!rasio__ring_room(r, 1)) return NULL;
   struct io_uring_sqe *sqe = &r->sqes[r->sq_tail & r->sq_mask];
   memset(sqe, 0, sizeof *sqe);
   r->sq_tail++;

@@ -42,8 +42,8 @@
  * init makes it disabled and the first wait() enables it on its own thread; a wait() on
  * another thread (rasio_loop_start after rasio_loop_run, a new thread after a stop) closes
  * it and makes a new one: closing cancels every request, and every record is queued again
- * to poll afresh (move_here). An edge event may then hear once
- * more of readiness it was told of already; a backend may over-report.
+ * to poll afresh (move_here). An edge event may then hear once more of readiness it was
+ * told of already; a backend may over-report.
  *
  * Wakeup: an eventfd with a multishot poll, never read: every write is a new wakeup.
  *

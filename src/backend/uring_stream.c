@@ -11,9 +11,9 @@
  * (io_uring_enter(2): "IORING_CQE_F_BUFFER If set, the upper 16 bits are the buffer ID").
  * The buffer joins the stream's queue; the owner copies out of it (rasio__stream_recv) and
  * it is free once read: on the loop thread at once, from another thread through a list the
- * loop empties each pass. A stream holds at most RXQ buffers: then its
- * receive is cancelled until the owner has read the queue down to RX_RESUME, so an owner
- * that stops reading (a muted connection) cannot pin the ring. A receive that finds no
+ * loop empties each pass. A stream holds at most RXQ buffers: then its receive is
+ * cancelled until the owner has read the queue down to RX_RESUME, so an owner that stops
+ * reading (a muted connection) cannot pin the ring. A receive that finds no
  * buffer ends (ENOBUFS) and starts again when buffers come back. Should the ring run dry
  * with every buffer in some stream's queue (BUF_COUNT / RXQ muted connections would do
  * it), the queues' bytes are copied to memory of each stream's own (its spill, read first)
@@ -214,35 +214,9 @@ static void give_back(rasio_loop_t *loop, const uint16_t *bids, unsigned n) {
   if (atomic_load(&b->starved)) rasio__loop_wake(loop);
 }
 
-/* Copies a stream's queued bytes behind its spill and frees their buffers, so that
- * connections whose owners do not read (muted ones) cannot keep every buffer from the
- * others. Left as it is if the memory cannot be had. */
-static void spill(ubufs_t *b, ustream_t *s) {
-  rasio__mutex_lock(&s->mu);
-  size_t keep = s->spill_len - s->spill_off, add = 0;
-  for (unsigned k = 0; k < s->qlen; k++) {
-    const qent_t *e = &s->q[(s->qhead + k) % s->qcap];
-    add += e->len - e->off;
-  }
-  char *p = add > 0 ? rasio__malloc(keep + add) : NULL;
-  if (p != NULL) {
-    if (keep > 0) memcpy(p, s->spill + s->spill_off, keep);
-    for (; s->qlen > 0; s->qlen--, s->qhead = (s->qhead + 1) % s->qcap) {
-      const qent_t *e = &s->q[s->qhead];
-      memcpy(p + keep, b->mem + (size_t)e->bid * BUF_SIZE + e->off, e->len - e->off);
-      keep += e->len - e->off;
-      buf_add(b, e->bid);
-      s->nspill++;
-    }
-    rasio__free(s->spill);
-    s->spill = p;
-    s->spill_off = 0;
-    s->spill_len = keep;
-  }
-  rasio__mutex_unlock(&s->mu);
-}
-
 /* The ring ran dry and no buffer is free: every buffer sits in some stream's queue. */
+static void spill(ubufs_t *b, ustream_t *s);
+
 static void relieve(uring_state_t *st) {
   for (urec_t *r = st->all; r != NULL; r = r->all_next) {
     ustream_t *s = stream_of(r);
@@ -348,6 +322,32 @@ static size_t take(ustream_t *s, const ubufs_t *b, char *buf, size_t len, uint16
     s->qlen--;
   }
   return got;
+}
+
+/* Moves everything a stream holds into one new spill (the old spill's bytes, then the
+ * queue's) and frees the queue's buffers, so that connections whose owners do not read
+ * (muted ones) cannot keep every buffer from the others. The buffers moved still count in
+ * holding() until they are read. Left as it is if the memory cannot be had. */
+static void spill(ubufs_t *b, ustream_t *s) {
+  rasio__mutex_lock(&s->mu);
+  size_t size = s->spill_len - s->spill_off;
+  for (unsigned k = 0; k < s->qlen; k++) {
+    const qent_t *e = &s->q[(s->qhead + k) % s->qcap];
+    size += e->len - e->off;
+  }
+  unsigned units = holding(s);
+  char *p = s->qlen > 0 ? rasio__malloc(size) : NULL;
+  if (p != NULL) {
+    uint16_t done[BUF_COUNT];
+    unsigned ndone = 0;
+    size_t got = take(s, b, p, size, done, &ndone); /* all of it: the queue ends empty */
+    for (unsigned i = 0; i < ndone; i++) buf_add(b, done[i]);
+    s->spill = p;
+    s->spill_off = 0;
+    s->spill_len = got;
+    s->nspill = units;
+  }
+  rasio__mutex_unlock(&s->mu);
 }
 
 static int recv_stream(rasio_event_t *ev, void *buf, size_t len, size_t *n) {
@@ -476,9 +476,8 @@ static void report(urec_t *r, ustream_t *s, uint32_t w) {
  * before the previous request completes"; the commit that added links: "Any SQE in a chain
  * that gets canceled due to any of the above errors, will get an CQE fill with -ECANCELED",
  * a cancel being such an error since "request cancellations should break links"); if the
- * poll had fired already, the send is
- * out on its own and the second cancel finds it (uring.c's on_cancel follows an EALREADY
- * of the poll's cancel to the send). */
+ * poll had fired already, the send is out on its own and the second cancel finds it
+ * (uring.c's on_cancel follows an EALREADY of the poll's cancel to the send). */
 static bool cancel_requests(uring_state_t *st, urec_t *r, ustream_t *s) {
   if (s->recv_live && !rasio__uring_sqe_cancel(st, rasio__uring_ud(r->ev, K_RECV, s->recv_seq)))
     return false;
@@ -531,6 +530,11 @@ static void grow(ustream_t *s) {
   s->qhead = 0;
 }
 
+/* The buffer a receive completion names (with IORING_CQE_F_BUFFER set). */
+static uint16_t cqe_bid(const struct io_uring_cqe *cqe) {
+  return (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 /* A receive completion that names a buffer took it from the ring; true if it holds bytes
  * (a buffer named with nothing in it is free again at once). */
 static bool buf_taken(ubufs_t *b, const struct io_uring_cqe *cqe) {
@@ -538,7 +542,7 @@ static bool buf_taken(ubufs_t *b, const struct io_uring_cqe *cqe) {
   b->in_ring--;
   b->used++;
   if (cqe->res > 0) return true;
-  buf_add(b, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+  buf_add(b, cqe_bid(cqe));
   return false;
 }
 
@@ -547,7 +551,7 @@ static void on_recv(uring_state_t *st, urec_t *r, ustream_t *s, const struct io_
                     bool data, bool more) {
   int res = cqe->res;
   bool full = false;
-  uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+  uint16_t bid = cqe_bid(cqe);
   rasio__mutex_lock(&s->mu);
   if (data) {
     st->bufs->held[bid] = true;
