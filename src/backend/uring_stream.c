@@ -356,8 +356,10 @@ static int recv_stream(rasio_event_t *ev, void *buf, size_t len, size_t *n) {
   uint16_t done[BUF_COUNT];
   unsigned ndone = 0;
   rasio__mutex_lock(&s->mu);
-  ubufs_t *b = rasio__uring_state(ev->loop)->bufs;
-  size_t got = s->qlen > 0 || s->spill != NULL ? take(s, b, buf, len, done, &ndone) : 0;
+  /* bufs is read only once something was received: the loop thread made it before it
+   * queued anything (under mu); an owner that reads before that must not touch it. */
+  bool some = s->qlen > 0 || s->spill != NULL;
+  size_t got = some ? take(s, rasio__uring_state(ev->loop)->bufs, buf, len, done, &ndone) : 0;
   int end = s->end;
   bool resume = may_resume(s);
   rasio__mutex_unlock(&s->mu);
